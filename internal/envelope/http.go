@@ -1,0 +1,94 @@
+package envelope
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+)
+
+// HTTPRequest is the caller's request as the host forwards it in Data.req.
+type HTTPRequest struct {
+	Method  string
+	URL     string // may carry the function key in ?code=: never log it unredacted
+	Query   map[string]string
+	Headers http.Header
+	// Body is the caller's body. The host forwards one only when the caller
+	// sent Content-Length; HasBody tells an absent body from an empty one.
+	Body    []byte
+	HasBody bool
+}
+
+type rawHTTPRequest struct {
+	URL     string              `json:"Url"`
+	Method  string              `json:"Method"`
+	Query   map[string]any      `json:"Query"`
+	Headers map[string][]string `json:"Headers"`
+	Body    json.RawMessage     `json:"Body"`
+}
+
+// DecodeHTTP decodes an HTTP trigger invocation whose trigger binding is
+// named binding ("req").
+func DecodeHTTP(b []byte, binding string) (*HTTPRequest, error) {
+	_, data, err := decodeInvocation(b, binding)
+	if err != nil {
+		return nil, err
+	}
+	var raw rawHTTPRequest
+	if err := json.Unmarshal(data, &raw); err != nil {
+		return nil, fmt.Errorf("decode invocation envelope: Data.%s: %w", binding, err)
+	}
+	r := &HTTPRequest{
+		Method:  raw.Method,
+		URL:     raw.URL,
+		Query:   make(map[string]string, len(raw.Query)),
+		Headers: make(http.Header, len(raw.Headers)),
+	}
+	for k, v := range raw.Query {
+		if s, ok := v.(string); ok {
+			r.Query[k] = s
+		}
+	}
+	for k, vs := range raw.Headers {
+		for _, v := range vs {
+			r.Headers.Add(k, v)
+		}
+	}
+	switch body := trimSpace(raw.Body); {
+	case len(body) == 0 || string(body) == "null":
+		// Absent: the caller sent no Content-Length (chunked upload), or no body.
+	case body[0] == '"':
+		var s string
+		if err := json.Unmarshal(body, &s); err != nil {
+			return nil, fmt.Errorf("decode invocation envelope: Data.%s.Body: %w", binding, err)
+		}
+		r.Body, r.HasBody = []byte(s), true
+	default:
+		// Some host versions hand a JSON body over as an object: take its text.
+		r.Body, r.HasBody = body, true
+	}
+	return r, nil
+}
+
+// RedactedURL returns the request URL without its query string, which may
+// carry the function key.
+func (r *HTTPRequest) RedactedURL() string {
+	u, err := url.Parse(r.URL)
+	if err != nil {
+		return ""
+	}
+	u.RawQuery, u.Fragment, u.User = "", "", nil
+	return u.String()
+}
+
+func trimSpace(b []byte) []byte {
+	for len(b) > 0 && isSpace(b[0]) {
+		b = b[1:]
+	}
+	for len(b) > 0 && isSpace(b[len(b)-1]) {
+		b = b[:len(b)-1]
+	}
+	return b
+}
+
+func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
