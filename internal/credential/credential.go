@@ -1,0 +1,87 @@
+// Package credential picks the app's Entra ID credential from the
+// environment the platform gives it.
+//
+//   - In Azure Functions, App Service and Container Apps (IDENTITY_ENDPOINT
+//     and IDENTITY_HEADER set): the managed identity, system-assigned, or
+//     user-assigned when a client ID is given (azidentity reads AZURE_CLIENT_ID
+//     only for DefaultAzureCredential, so it is passed explicitly).
+//   - On Kubernetes with workload identity (AZURE_FEDERATED_TOKEN_FILE set):
+//     the workload identity.
+//   - Anywhere else, a developer machine: Azure CLI (`az login`), then Azure
+//     Developer CLI (`azd auth login`).
+//
+// Building a credential does no network I/O; the first token is fetched on
+// first use.
+package credential
+
+import (
+	"fmt"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
+
+	"github.com/putsecrets/putsecrets/internal/cloud"
+)
+
+// Kind names the credential that New chose, for the start-up log line.
+type Kind string
+
+// The kinds New chooses between.
+const (
+	ManagedIdentity  Kind = "ManagedIdentity"
+	WorkloadIdentity Kind = "WorkloadIdentity"
+	Developer        Kind = "AzureCLI+AzureDeveloperCLI"
+)
+
+// New returns the credential for the environment read through getenv.
+// clientID selects a user-assigned managed identity (empty: system-assigned).
+func New(getenv func(string) string, c cloud.Cloud, clientID string) (azcore.TokenCredential, Kind, error) {
+	opts := azcore.ClientOptions{Cloud: c.SDK}
+	switch {
+	case getenv("IDENTITY_ENDPOINT") != "" || getenv("MSI_ENDPOINT") != "":
+		o := &azidentity.ManagedIdentityCredentialOptions{ClientOptions: opts}
+		if clientID != "" {
+			o.ID = azidentity.ClientID(clientID)
+		}
+		cred, err := azidentity.NewManagedIdentityCredential(o)
+		if err != nil {
+			return nil, "", fmt.Errorf("managed identity credential: %w", err)
+		}
+		return cred, ManagedIdentity, nil
+	case getenv("AZURE_FEDERATED_TOKEN_FILE") != "":
+		cred, err := azidentity.NewWorkloadIdentityCredential(&azidentity.WorkloadIdentityCredentialOptions{
+			ClientOptions: opts,
+			ClientID:      firstNonEmpty(clientID, getenv("AZURE_CLIENT_ID")),
+			TenantID:      getenv("AZURE_TENANT_ID"),
+			TokenFilePath: getenv("AZURE_FEDERATED_TOKEN_FILE"),
+		})
+		if err != nil {
+			return nil, "", fmt.Errorf("workload identity credential: %w", err)
+		}
+		return cred, WorkloadIdentity, nil
+	default:
+		tenant := getenv("AZURE_TENANT_ID")
+		cli, err := azidentity.NewAzureCLICredential(&azidentity.AzureCLICredentialOptions{TenantID: tenant})
+		if err != nil {
+			return nil, "", fmt.Errorf("azure CLI credential: %w", err)
+		}
+		azd, err := azidentity.NewAzureDeveloperCLICredential(&azidentity.AzureDeveloperCLICredentialOptions{TenantID: tenant})
+		if err != nil {
+			return nil, "", fmt.Errorf("azure developer CLI credential: %w", err)
+		}
+		chain, err := azidentity.NewChainedTokenCredential([]azcore.TokenCredential{cli, azd}, nil)
+		if err != nil {
+			return nil, "", fmt.Errorf("developer credential: %w", err)
+		}
+		return chain, Developer, nil
+	}
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, v := range s {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
