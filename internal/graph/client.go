@@ -1,0 +1,144 @@
+// Package graph is a small Microsoft Graph client for the synchronization
+// API of service principals, built on the Azure SDK's azcore pipeline.
+//
+// It follows the Azure SDK for Go client pattern: NewClient takes the cloud's
+// Graph endpoint, a credential and optional ClientOptions; authentication is
+// one bearer-token policy per retry; retries, Retry-After, token refresh and
+// redacted logging come from azcore. Each operation lives in its own file and
+// takes four steps: build the request, Pipeline().Do, check the status code,
+// decode. Every non-success answer becomes a *ResponseError.
+package graph
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
+)
+
+const (
+	moduleName    = "github.com/putsecrets/putsecrets/internal/graph"
+	moduleVersion = "v0.1.0"
+)
+
+// The Graph API versions a request may name.
+const (
+	APIVersionV1   = "v1.0"
+	APIVersionBeta = "beta"
+)
+
+// Headers Graph reads and answers with.
+const (
+	headerClientRequestID = "client-request-id"
+	headerRequestID       = "request-id"
+)
+
+// defaultRetryStatusCodes are azcore's defaults plus 409, which peers such as
+// the Terraform azuread provider retry on every synchronization call.
+var defaultRetryStatusCodes = []int{
+	http.StatusRequestTimeout,      // 408
+	http.StatusConflict,            // 409
+	http.StatusTooManyRequests,     // 429
+	http.StatusInternalServerError, // 500
+	http.StatusBadGateway,          // 502
+	http.StatusServiceUnavailable,  // 503
+	http.StatusGatewayTimeout,      // 504
+}
+
+// ClientOptions contains optional settings for Client.
+//
+// Retry.StatusCodes defaults to 408, 409, 429, 500, 502, 503 and 504 when
+// left nil. Logging.IncludeBody is always off: request bodies hold secret
+// values.
+type ClientOptions struct {
+	azcore.ClientOptions
+}
+
+// Client calls Microsoft Graph. It is safe for concurrent use.
+type Client struct {
+	endpoint string
+	internal *azcore.Client
+}
+
+// NewClient returns a client for the Graph endpoint of one cloud, such as
+// "https://graph.microsoft.com" (no version, no path). Tokens are requested
+// for endpoint + "/.default". NewClient does no network I/O. Pass nil options
+// for the defaults.
+func NewClient(endpoint string, cred azcore.TokenCredential, options *ClientOptions) (*Client, error) {
+	u, err := url.Parse(endpoint)
+	if err != nil || u.Scheme != "https" || u.Host == "" || u.User != nil ||
+		(u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" {
+		return nil, fmt.Errorf("graph endpoint %q is not an https URL without a path", endpoint)
+	}
+	if cred == nil {
+		return nil, errors.New("graph credential is nil")
+	}
+	endpoint = u.Scheme + "://" + u.Host
+
+	var o azcore.ClientOptions
+	if options != nil {
+		o = options.ClientOptions
+	}
+	if o.Retry.StatusCodes == nil {
+		o.Retry.StatusCodes = slices.Clone(defaultRetryStatusCodes)
+	}
+	o.Logging.IncludeBody = false
+
+	authPolicy := runtime.NewBearerTokenPolicy(cred, []string{endpoint + "/.default"}, nil)
+	internal, err := azcore.NewClient(moduleName, moduleVersion, runtime.PipelineOptions{
+		AllowedHeaders: []string{headerClientRequestID, "x-ms-ags-diagnostic"},
+		PerRetry:       []policy.Policy{authPolicy},
+		Tracing:        runtime.TracingOptions{Namespace: "Microsoft.Graph"},
+	}, &o)
+	if err != nil {
+		return nil, err
+	}
+	return &Client{endpoint: endpoint, internal: internal}, nil
+}
+
+// newRequest builds a request for {endpoint}/{apiVersion}{path} carrying the
+// headers every Graph call sends, among them a new client-request-id. The
+// retry policy clones the request, so every try sends the same ID. path must
+// already hold escaped parameters (see pathParam).
+func (c *Client) newRequest(ctx context.Context, method, apiVersion, path string) (*policy.Request, string, error) {
+	if apiVersion != APIVersionV1 && apiVersion != APIVersionBeta {
+		return nil, "", fmt.Errorf("graph API version %q is not %q or %q", apiVersion, APIVersionV1, APIVersionBeta)
+	}
+	req, err := runtime.NewRequest(ctx, method, runtime.JoinPaths(c.endpoint, apiVersion, path))
+	if err != nil {
+		return nil, "", err
+	}
+	id := newUUID()
+	req.Raw().Header.Set("Accept", "application/json")
+	req.Raw().Header.Set(headerClientRequestID, id)
+	return req, id, nil
+}
+
+// pathParam returns value escaped for use as one path segment. It refuses
+// empty values and the dot segments, which url.PathEscape leaves as they are.
+func pathParam(name, value string) (string, error) {
+	switch value {
+	case "":
+		return "", fmt.Errorf("parameter %s cannot be empty", name)
+	case ".", "..":
+		return "", fmt.Errorf("parameter %s cannot be %q", name, value)
+	}
+	return url.PathEscape(value), nil
+}
+
+// newUUID returns a random (version 4) UUID, as Graph expects in
+// client-request-id.
+func newUUID() string {
+	var u [16]byte
+	_, _ = rand.Read(u[:]) // never fails (crypto/rand, Go 1.24+)
+	u[6] = u[6]&0x0f | 0x40
+	u[8] = u[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", u[0:4], u[4:6], u[6:8], u[8:10], u[10:16])
+}

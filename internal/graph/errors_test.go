@@ -1,0 +1,161 @@
+package graph
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// Error bodies as Graph and the synchronization service send them.
+var errorBodies = map[string]string{
+	"sync service JSON in message": `{"error":{"code":"UnknownError","message":"{\"Message\":\"The notification settings are not valid.\",\"Code\":\"InvalidNotificationSettings\",\"Target\":null,\"Details\":null,\"InnerError\":null,\"InstanceAnnotations\":[]}","innerError":{"date":"2025-05-14T09:31:07","request-id":"0f3c6b1a-2d4e-4f5a-8b9c-1d2e3f4a5b6c","client-request-id":"7e6d5c4b-3a29-4817-a6b5-c4d3e2f1a0b9"}}}`,
+	"authorization denied":         `{"error":{"code":"Authorization_RequestDenied","message":"Insufficient privileges to complete the operation.","innerError":{"date":"2025-05-14T09:31:07","request-id":"r1","client-request-id":"c1"}}}`,
+	"not found":                    `{"error":{"code":"Request_ResourceNotFound","message":"Resource 'x' does not exist or one of its queried reference-property objects are not present.","innerError":{"date":"2025-05-14T09:31:07","request-id":"r1","client-request-id":"c1"}}}`,
+	"invalid token":                `{"error":{"code":"InvalidAuthenticationToken","message":"Access token has expired or is not yet valid.","innerError":{"date":"2025-05-14T09:31:07","request-id":"r1","client-request-id":"c1"}}}`,
+	"bad payload":                  `{"error":{"code":"BadRequest","message":"Unable to read JSON request payload. Please ensure Content-Type header is set and payload is of valid JSON format.","innerError":{"date":"2025-05-14T09:31:07","request-id":"r1","client-request-id":"c1"}}}`,
+	"throttled":                    `{"error":{"code":"TooManyRequests","message":"Too many requests.","innerError":{"code":"throttledRequest","date":"2025-05-14T09:31:07","request-id":"r1","client-request-id":"c1"}}}`,
+	"html":                         `<html><body>502 Bad Gateway</body></html>`,
+}
+
+func TestDecodeError(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		body string
+		want graphError
+	}{
+		{"sync service JSON in message", errorBodies["sync service JSON in message"], graphError{
+			Code: "UnknownError", InnerCode: "InvalidNotificationSettings", Message: "The notification settings are not valid.",
+			Date: "2025-05-14T09:31:07", RequestID: "0f3c6b1a-2d4e-4f5a-8b9c-1d2e3f4a5b6c", ClientRequestID: "7e6d5c4b-3a29-4817-a6b5-c4d3e2f1a0b9"}},
+		{"plain message", errorBodies["authorization denied"], graphError{
+			Code: "Authorization_RequestDenied", Message: "Insufficient privileges to complete the operation.",
+			Date: "2025-05-14T09:31:07", RequestID: "r1", ClientRequestID: "c1"}},
+		{"innerError.code", errorBodies["throttled"], graphError{
+			Code: "TooManyRequests", InnerCode: "throttledRequest", Message: "Too many requests.",
+			Date: "2025-05-14T09:31:07", RequestID: "r1", ClientRequestID: "c1"}},
+		{"lower-case service fields", `{"error":{"code":"UnknownError","message":"{\"message\":\"Job is running.\",\"code\":\"JobAlreadyRunning\"}"}}`,
+			graphError{Code: "UnknownError", InnerCode: "JobAlreadyRunning", Message: "Job is running."}},
+		{"service error wrapped in error", `{"error":{"code":"UnknownError","message":"{\"error\":{\"code\":\"SyncError\",\"message\":\"Wrapped.\"}}"}}`,
+			graphError{Code: "UnknownError", InnerCode: "SyncError", Message: "Wrapped."}},
+		{"ErrorCode field", `{"error":{"code":"UnknownError","message":"{\"ErrorCode\":\"E42\",\"Message\":\"Odd shape.\"}"}}`,
+			graphError{Code: "UnknownError", InnerCode: "E42", Message: "Odd shape."}},
+		{"service JSON without message keeps the text", `{"error":{"code":"UnknownError","message":"{\"Code\":\"NoMessage\"}"}}`,
+			graphError{Code: "UnknownError", InnerCode: "NoMessage", Message: `{"Code":"NoMessage"}`}},
+		{"message as an object", `{"error":{"code":"UnknownError","message":{"Message":"As object.","Code":"ObjectShape"}}}`,
+			graphError{Code: "UnknownError", InnerCode: "ObjectShape", Message: "As object."}},
+		{"message JSON inside JSON", `{"error":{"code":"UnknownError","message":"{\"Message\":\"{\\\"Message\\\":\\\"Deep.\\\",\\\"Code\\\":\\\"Deeper\\\"}\",\"Code\":\"Outer\"}"}}`,
+			graphError{Code: "UnknownError", InnerCode: "Deeper", Message: "Deep."}},
+		{"message that only starts like JSON", `{"error":{"code":"BadRequest","message":"{not json"}}`,
+			graphError{Code: "BadRequest", Message: "{not json"}},
+		{"innererror casing", `{"error":{"code":"X","message":"m","innererror":{"request-id":"r2","code":"Y"}}}`,
+			graphError{Code: "X", InnerCode: "Y", Message: "m", RequestID: "r2"}},
+		{"wrong types are skipped", `{"error":{"code":42,"message":"still read","innerError":{"request-id":["r"],"date":"d"}}}`,
+			graphError{Message: "still read", Date: "d"}},
+		{"html", errorBodies["html"], graphError{}},
+		{"empty", ``, graphError{}},
+		{"null", `null`, graphError{}},
+		{"error is a string", `{"error":"nope"}`, graphError{}},
+		{"truncated", errorBodies["authorization denied"][:40], graphError{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			if diff := cmp.Diff(tt.want, decodeError([]byte(tt.body))); diff != "" {
+				t.Errorf("decodeError mismatch (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestRetryAfter(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2025, 5, 14, 9, 31, 7, 0, time.UTC)
+	tests := []struct {
+		name   string
+		header http.Header
+		want   time.Duration
+	}{
+		{"none", http.Header{}, 0},
+		{"seconds", http.Header{"Retry-After": {"7"}}, 7 * time.Second},
+		{"zero", http.Header{"Retry-After": {"0"}}, 0},
+		{"negative", http.Header{"Retry-After": {"-3"}}, 0},
+		{"HTTP date", http.Header{"Retry-After": {now.Add(90 * time.Second).Format(http.TimeFormat)}}, 90 * time.Second},
+		{"HTTP date in the past", http.Header{"Retry-After": {now.Add(-time.Minute).Format(http.TimeFormat)}}, 0},
+		{"garbage", http.Header{"Retry-After": {"soon"}}, 0},
+		{"retry-after-ms first", http.Header{"Retry-After-Ms": {"250"}, "Retry-After": {"9"}}, 250 * time.Millisecond},
+		{"x-ms-retry-after-ms", http.Header{"X-Ms-Retry-After-Ms": {"1500"}}, 1500 * time.Millisecond},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			if got := retryAfter(tt.header, now); got != tt.want {
+				t.Errorf("retryAfter(%v) = %v, want %v", tt.header, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestScrubber(t *testing.T) {
+	t.Parallel()
+	s := &scrubber{values: []string{"abc", "abcdef", "", `q"u<o>te`, "abc"}}
+	tests := []struct{ in, want string }{
+		{"x abcdef y abc z", "x [REDACTED] y [REDACTED] z"},
+		{`raw q"u<o>te`, "raw [REDACTED]"},
+		{`escaped q\"u<o>te`, "escaped [REDACTED]"},
+		{`html-escaped q\"u\u003co\u003ete`, "html-escaped [REDACTED]"},
+		{"nothing here", "nothing here"},
+		{"", ""},
+	}
+	for _, tt := range tests {
+		if got := s.scrub(tt.in); got != tt.want {
+			t.Errorf("scrub(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+	var none *scrubber
+	if got := none.scrub("abc"); got != "abc" {
+		t.Errorf("nil scrubber changed the text: %q", got)
+	}
+}
+
+// FuzzDecodeError feeds arbitrary bytes to the error body parser. It must not
+// panic, and a decoded error, written back in Graph's shape, must decode to
+// the same fields.
+func FuzzDecodeError(f *testing.F) {
+	for _, b := range errorBodies {
+		f.Add([]byte(b))
+	}
+	f.Add([]byte(`{"error":{"code":"UnknownError","message":{"Message":"x","Code":"Y"}}}`))
+	f.Add([]byte(`{"error":{"message":"{\"error\":{\"error\":{\"code\":\"Z\"}}}"}}`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		got := decodeError(body)
+		if strings.HasPrefix(strings.TrimSpace(got.Message), "{") {
+			return // JSON-looking text would be decoded again; no round trip
+		}
+		var w struct {
+			Error struct {
+				Code       string `json:"code"`
+				Message    string `json:"message"`
+				InnerError struct {
+					Code            string `json:"code"`
+					Date            string `json:"date"`
+					RequestID       string `json:"request-id"`
+					ClientRequestID string `json:"client-request-id"`
+				} `json:"innerError"`
+			} `json:"error"`
+		}
+		w.Error.Code, w.Error.Message = got.Code, got.Message
+		w.Error.InnerError.Code, w.Error.InnerError.Date = got.InnerCode, got.Date
+		w.Error.InnerError.RequestID, w.Error.InnerError.ClientRequestID = got.RequestID, got.ClientRequestID
+		again, err := json.Marshal(w)
+		if err != nil {
+			t.Fatalf("re-encoding %+v: %v", got, err)
+		}
+		if diff := cmp.Diff(got, decodeError(again)); diff != "" {
+			t.Errorf("round trip of %q changed the error (-first +second):\n%s", body, diff)
+		}
+	})
+}

@@ -1,0 +1,133 @@
+package graph
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"unicode/utf8"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/streaming"
+
+	"github.com/putsecrets/putsecrets/internal/secret"
+)
+
+// Secret is one synchronizationSecretKeyStringValuePair: a key such as
+// "BaseAddress" and its value, which Graph always receives as a string.
+type Secret struct {
+	Key   string
+	Value secret.Value
+}
+
+// PutSecretsResponse describes a successful PutSecrets call.
+type PutSecretsResponse struct {
+	// RequestID is Graph's request-id response header.
+	RequestID string
+	// ClientRequestID is the client-request-id this client sent (the same on
+	// every retry), or the one Graph answered with.
+	ClientRequestID string
+}
+
+// PutSecrets stores the synchronization secrets of a service principal:
+// PUT {endpoint}/{apiVersion}/servicePrincipals/{id}/synchronization/secrets.
+// apiVersion is APIVersionV1 or APIVersionBeta. The list replaces the stored
+// set as Graph sees fit, so pass the complete set.
+//
+// Invalid arguments are refused before any I/O. A non-success answer is a
+// *ResponseError; other errors come from the pipeline (credential, transport,
+// context). On every error after the request was built, the returned
+// response still carries the ClientRequestID, so the attempt can be traced.
+func (c *Client) PutSecrets(ctx context.Context, apiVersion, servicePrincipalID string, secrets []Secret) (PutSecretsResponse, error) {
+	const operation = "PutSecrets"
+	var err error
+	ctx, endSpan := runtime.StartSpan(ctx, "Client."+operation, c.internal.Tracer(), nil)
+	defer func() { endSpan(err) }()
+
+	req, sentID, s, err := c.putSecretsCreateRequest(ctx, apiVersion, servicePrincipalID, secrets)
+	if err != nil {
+		return PutSecretsResponse{}, err
+	}
+	resp, err := c.internal.Pipeline().Do(req)
+	if err != nil {
+		return PutSecretsResponse{ClientRequestID: sentID}, err
+	}
+	var result PutSecretsResponse
+	result, err = c.putSecretsHandleResponse(resp, sentID, s)
+	return result, err
+}
+
+// putSecretsCreateRequest builds the PutSecrets request and returns it with
+// the client-request-id it carries and a scrubber for the values it holds.
+func (c *Client) putSecretsCreateRequest(ctx context.Context, apiVersion, servicePrincipalID string, secrets []Secret) (*policy.Request, string, *scrubber, error) {
+	id, err := pathParam("servicePrincipalID", servicePrincipalID)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	body, s, err := encodePutSecretsBody(secrets)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	req, sentID, err := c.newRequest(ctx, http.MethodPut, apiVersion, "/servicePrincipals/"+id+"/synchronization/secrets")
+	if err != nil {
+		return nil, "", nil, err
+	}
+	if err := req.SetBody(streaming.NopCloser(bytes.NewReader(body)), "application/json"); err != nil {
+		return nil, "", nil, err
+	}
+	return req, sentID, s, nil
+}
+
+// putSecretsHandleResponse turns the answer into a result or a *ResponseError.
+func (c *Client) putSecretsHandleResponse(resp *http.Response, sentID string, s *scrubber) (PutSecretsResponse, error) {
+	if !runtime.HasStatusCode(resp, http.StatusOK, http.StatusNoContent) {
+		return PutSecretsResponse{ClientRequestID: sentID}, newResponseError("PutSecrets", resp, sentID, s)
+	}
+	return PutSecretsResponse{
+		RequestID:       resp.Header.Get(headerRequestID),
+		ClientRequestID: cmp.Or(resp.Header.Get(headerClientRequestID), sentID),
+	}, nil
+}
+
+// keyValue is synchronizationSecretKeyStringValuePair on the wire.
+type keyValue struct {
+	Key   string `json:"key"`
+	Value string `json:"value"`
+}
+
+// encodePutSecretsBody writes {"value":[{"key":…,"value":…},…]}. It is the
+// one place where secret values are revealed; the scrubber it returns knows
+// them so that they can be cut out of Graph's error messages.
+func encodePutSecretsBody(secrets []Secret) ([]byte, *scrubber, error) {
+	if len(secrets) == 0 {
+		return nil, nil, errors.New("secrets cannot be empty")
+	}
+	pairs := make([]keyValue, len(secrets))
+	s := &scrubber{values: make([]string, len(secrets))}
+	for i, sec := range secrets {
+		if sec.Key == "" {
+			return nil, nil, fmt.Errorf("secrets[%d]: key cannot be empty", i)
+		}
+		v := sec.Value.Reveal()
+		if !utf8.ValidString(v) {
+			// encoding/json would silently turn the bad bytes into U+FFFD and
+			// store a different value.
+			return nil, nil, fmt.Errorf("secrets[%d] (%s): value is not valid UTF-8", i, sec.Key)
+		}
+		pairs[i] = keyValue{Key: sec.Key, Value: v}
+		s.values[i] = v
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(struct {
+		Value []keyValue `json:"value"`
+	}{pairs}); err != nil {
+		return nil, nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), s, nil
+}

@@ -1,0 +1,146 @@
+package vault
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
+)
+
+// responseError builds the *azcore.ResponseError azsecrets returns for a
+// Key Vault answer.
+func responseError(status int, body string, header ...string) error {
+	h := http.Header{}
+	for i := 0; i+1 < len(header); i += 2 {
+		h.Set(header[i], header[i+1])
+	}
+	req, _ := http.NewRequest(http.MethodGet, contosoURL+"/secrets/scim-token/", nil)
+	return runtime.NewResponseError(&http.Response{
+		StatusCode: status, Status: http.StatusText(status), Header: h,
+		Body: io.NopCloser(strings.NewReader(body)), Request: req,
+	})
+}
+
+func TestClassify(t *testing.T) {
+	t.Parallel()
+	disabled := responseError(403, `{"error":{"code":"Forbidden","message":"Operation get is not allowed on a disabled secret.","innererror":{"code":"SecretDisabled"}}}`)
+	rbac := responseError(403, `{"error":{"code":"Forbidden","message":"Caller is not authorized.","innerError":{"code":"ForbiddenByRbac"}}}`)
+	nested := responseError(403, `{"error":{"code":"Forbidden","message":"m","innererror":{"innererror":{"code":"SecretDisabled"}}}}`)
+	notFound := responseError(404, `{"error":{"code":"SecretNotFound","message":"A secret with (name/id) x was not found in this key vault."}}`)
+	unauthorized := responseError(401, `{"error":{"code":"Unauthorized","message":"AKV10022: Invalid audience."}}`)
+	throttled := responseError(429, `{"error":{"code":"Throttled","message":"slow down"}}`, "Retry-After", "12")
+	unavailable := responseError(503, `not json`, "retry-after-ms", "1500")
+	badGateway := responseError(502, ``)
+
+	type class struct {
+		notFound, disabled, forbidden, throttled bool
+		retryAfter                               time.Duration
+	}
+	tests := []struct {
+		name string
+		err  error
+		want class
+	}{
+		{"nil", nil, class{}},
+		{"other error", errors.New("dial tcp: connection refused"), class{}},
+		{"disabled, bare", disabled, class{disabled: true}},
+		{"disabled, wrapped", fmt.Errorf("resolve: %w", disabled), class{disabled: true}},
+		{"disabled, nested inner error", nested, class{disabled: true}},
+		{"rbac", rbac, class{forbidden: true}},
+		{"not found", notFound, class{notFound: true}},
+		{"401", unauthorized, class{forbidden: true}},
+		{"429", throttled, class{throttled: true, retryAfter: 12 * time.Second}},
+		{"503 with retry-after-ms and a non-JSON body", unavailable, class{throttled: true, retryAfter: 1500 * time.Millisecond}},
+		{"502 without body", badGateway, class{throttled: true}},
+		{"joined: every kind seen, longest Retry-After", errors.Join(notFound, fmt.Errorf("x: %w", throttled), unavailable, rbac),
+			class{notFound: true, forbidden: true, throttled: true, retryAfter: 12 * time.Second}},
+		{"*Error without a response", &Error{Ref: Ref{Name: "x"}, Err: errors.New("boom")}, class{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			// Not parallel: the bare errors are shared and classifying one
+			// reads its body.
+			for range 2 { // a second look must see the same: the body is rewound
+				ra, th := Throttled(tt.err)
+				got := class{NotFound(tt.err), Disabled(tt.err), Forbidden(tt.err), th, ra}
+				if got != tt.want {
+					t.Fatalf("class = %+v, want %+v", got, tt.want)
+				}
+			}
+		})
+	}
+	// azcore's own rendering still works after the body was read.
+	if !strings.Contains(disabled.Error(), "SecretDisabled") {
+		t.Errorf("azcore's Error() lost the body:\n%s", disabled)
+	}
+}
+
+func TestErrorMessage(t *testing.T) {
+	t.Parallel()
+	long := strings.Repeat("é", 400)
+	tests := []struct {
+		name string
+		err  *Error
+		want string
+	}{
+		{
+			name: "vault name derived from the URL",
+			err:  newError(Ref{VaultURL: contosoURL, Name: "scim-token"}, responseError(404, `{"error":{"code":"SecretNotFound","message":"Gone.\r\n  Really."}}`, "x-ms-request-id", "abc")),
+			want: `get secret "scim-token" from vault "contoso-kv": 404 Not Found SecretNotFound: Gone. Really. (x-ms-request-id abc)`,
+		},
+		{
+			name: "long message cut on a rune boundary",
+			err:  newError(Ref{Vault: "v", Name: "n"}, responseError(403, `{"error":{"code":"Forbidden","message":"`+long+`"}}`)),
+			want: `get secret "n" from vault "v": 403 Forbidden Forbidden: ` + strings.Repeat("é", maxMessage/2) + "…",
+		},
+		{
+			name: "other cause verbatim",
+			err:  newError(Ref{Vault: "v", Name: "n"}, errors.New("dial tcp: i/o timeout")),
+			want: `get secret "n" from vault "v": dial tcp: i/o timeout`,
+		},
+		{
+			name: "nil cause",
+			err:  &Error{Ref: Ref{Vault: "v", Name: "n"}},
+			want: `get secret "n" from vault "v": <nil>`,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			if got := tt.err.Error(); got != tt.want {
+				t.Errorf("Error() =\n%s\nwant\n%s", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestRetryAfter(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2025, 5, 14, 9, 31, 7, 0, time.UTC)
+	tests := []struct {
+		name   string
+		header http.Header
+		want   time.Duration
+	}{
+		{"none", http.Header{}, 0},
+		{"seconds", http.Header{"Retry-After": {"7"}}, 7 * time.Second},
+		{"negative", http.Header{"Retry-After": {"-1"}}, 0},
+		{"HTTP date", http.Header{"Retry-After": {now.Add(time.Minute).Format(http.TimeFormat)}}, time.Minute},
+		{"HTTP date in the past", http.Header{"Retry-After": {now.Add(-time.Minute).Format(http.TimeFormat)}}, 0},
+		{"garbage", http.Header{"Retry-After": {"later"}}, 0},
+		{"x-ms-retry-after-ms", http.Header{"X-Ms-Retry-After-Ms": {"20"}}, 20 * time.Millisecond},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			if got := retryAfter(tt.header, now); got != tt.want {
+				t.Errorf("retryAfter(%v) = %v, want %v", tt.header, got, tt.want)
+			}
+		})
+	}
+}

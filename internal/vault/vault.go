@@ -1,0 +1,240 @@
+// Package vault resolves Azure Key Vault secret references with azsecrets.
+//
+// A Resolver holds one azsecrets.Client per vault, built on first use and
+// reused, so each vault's authentication challenge is answered once per
+// process. Resolve reads a request's references concurrently, each distinct
+// secret once, and returns the values as secret.Value, which redacts itself
+// everywhere. The package also classifies Key Vault failures (NotFound,
+// Disabled, Forbidden, Throttled) so that Key Vault knowledge lives here.
+package vault
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"regexp"
+	"strings"
+	"sync"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/security/keyvault/azsecrets"
+
+	"github.com/putsecrets/putsecrets/internal/secret"
+)
+
+// DefaultMaxConcurrency is how many secrets Resolve reads at once unless
+// Options says otherwise.
+const DefaultMaxConcurrency = 16
+
+// Options configures a Resolver.
+type Options struct {
+	// ClientOptions configures every azsecrets.Client; nil means defaults.
+	// Logging.IncludeBody is always off: a secret's response body is its
+	// value.
+	ClientOptions *azsecrets.ClientOptions
+	// MaxConcurrency bounds the reads in flight in one Resolve call;
+	// zero or less means DefaultMaxConcurrency.
+	MaxConcurrency int
+}
+
+// Resolver reads secrets from Key Vault. It is safe for concurrent use.
+type Resolver struct {
+	cred  azcore.TokenCredential
+	opts  azsecrets.ClientOptions
+	limit int
+
+	// newClient builds a client for one vault; tests count its calls.
+	newClient func(vaultURL string, cred azcore.TokenCredential, o *azsecrets.ClientOptions) (*azsecrets.Client, error)
+
+	mu      sync.Mutex
+	clients map[string]*azsecrets.Client // by normalized vault URL
+}
+
+// New returns a Resolver that authenticates with cred. It does no network
+// I/O. o may be nil.
+func New(cred azcore.TokenCredential, o *Options) *Resolver {
+	r := &Resolver{
+		cred:      cred,
+		limit:     DefaultMaxConcurrency,
+		newClient: azsecrets.NewClient,
+		clients:   map[string]*azsecrets.Client{},
+	}
+	if o != nil {
+		if o.ClientOptions != nil {
+			r.opts = *o.ClientOptions
+		}
+		if o.MaxConcurrency > 0 {
+			r.limit = o.MaxConcurrency
+		}
+	}
+	r.opts.Logging.IncludeBody = false
+	return r
+}
+
+// Ref names one secret in one vault.
+type Ref struct {
+	// VaultURL is the vault's URL, e.g. "https://contoso-kv.vault.azure.net".
+	VaultURL string
+	// Vault is the vault's name, e.g. "contoso-kv", used in messages.
+	Vault string
+	// Name is the secret's name.
+	Name string
+	// Version is the secret's version; empty means the current one.
+	Version string
+}
+
+// vaultName is the name to show for r's vault.
+func (r Ref) vaultName() string {
+	if r.Vault != "" {
+		return r.Vault
+	}
+	if u, err := url.Parse(r.VaultURL); err == nil && u.Host != "" {
+		name, _, _ := strings.Cut(u.Hostname(), ".")
+		return name
+	}
+	return r.VaultURL
+}
+
+// key identifies a distinct secret version. Key Vault names are
+// case-insensitive, so are the key's parts.
+type key struct{ vault, name, version string }
+
+func (r Ref) key() key {
+	return key{normalizeVaultURL(r.VaultURL), strings.ToLower(r.Name), strings.ToLower(r.Version)}
+}
+
+// normalizeVaultURL returns "scheme://host" in lower case, or u unchanged
+// when it does not parse (Ref.check rejects it later).
+func normalizeVaultURL(u string) string {
+	p, err := url.Parse(u)
+	if err != nil || p.Host == "" {
+		return u
+	}
+	return strings.ToLower(p.Scheme + "://" + p.Host)
+}
+
+var (
+	namePattern    = regexp.MustCompile(`^[0-9A-Za-z-]{1,127}$`)
+	versionPattern = regexp.MustCompile(`^[0-9A-Za-z]{0,64}$`)
+)
+
+// check refuses references that must not reach the network: Key Vault is
+// HTTPS only, and names and versions have a fixed alphabet (so no path
+// tricks survive into the request URL).
+func (r Ref) check() error {
+	u, err := url.Parse(r.VaultURL)
+	if err != nil || u.Scheme != "https" || u.Host == "" || u.User != nil ||
+		(u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" {
+		return fmt.Errorf("vault URL %q is not an https URL without a path", r.VaultURL)
+	}
+	if !namePattern.MatchString(r.Name) {
+		return errors.New("secret name must be 1 to 127 letters, digits and dashes")
+	}
+	if !versionPattern.MatchString(r.Version) {
+		return errors.New("secret version must be letters and digits")
+	}
+	return nil
+}
+
+// errNoValue reports a secret whose response carried no value.
+var errNoValue = errors.New("secret has no value")
+
+// Resolve reads every reference and returns the values in the order of refs.
+// Reads run concurrently, at most MaxConcurrency at once, and each distinct
+// (vault URL, name, version) is read once even when listed several times.
+//
+// When any read fails, Resolve returns no values and errors.Join of one
+// *Error per failed distinct reference, in the order of refs: every failure,
+// not only the first. Once ctx is done, reads not yet started fail with
+// ctx.Err().
+func (r *Resolver) Resolve(ctx context.Context, refs []Ref) ([]secret.Value, error) {
+	type job struct {
+		ref Ref
+		val secret.Value
+		err error
+	}
+	jobs := make([]*job, 0, len(refs))
+	slot := make([]*job, len(refs))
+	seen := make(map[key]*job, len(refs))
+	for i, ref := range refs {
+		k := ref.key()
+		j, ok := seen[k]
+		if !ok {
+			j = &job{ref: ref}
+			seen[k] = j
+			jobs = append(jobs, j)
+		}
+		slot[i] = j
+	}
+
+	queue := make(chan *job)
+	var wg sync.WaitGroup
+	for range min(r.limit, len(jobs)) {
+		wg.Go(func() {
+			for j := range queue {
+				if err := ctx.Err(); err != nil {
+					j.err = err
+					continue
+				}
+				j.val, j.err = r.get(ctx, j.ref)
+			}
+		})
+	}
+	for _, j := range jobs {
+		queue <- j
+	}
+	close(queue)
+	wg.Wait()
+
+	var errs []error
+	for _, j := range jobs {
+		if j.err != nil {
+			errs = append(errs, newError(j.ref, j.err))
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	values := make([]secret.Value, len(refs))
+	for i, j := range slot {
+		values[i] = j.val
+	}
+	return values, nil
+}
+
+// get reads one secret. The value is wrapped in a secret.Value at once.
+func (r *Resolver) get(ctx context.Context, ref Ref) (secret.Value, error) {
+	if err := ref.check(); err != nil {
+		return secret.Value{}, err
+	}
+	c, err := r.client(ref.VaultURL)
+	if err != nil {
+		return secret.Value{}, err
+	}
+	resp, err := c.GetSecret(ctx, ref.Name, ref.Version, nil)
+	if err != nil {
+		return secret.Value{}, err
+	}
+	if resp.Value == nil {
+		return secret.Value{}, errNoValue
+	}
+	return secret.New(*resp.Value), nil
+}
+
+// client returns the vault's client, building it on first use.
+func (r *Resolver) client(vaultURL string) (*azsecrets.Client, error) {
+	u := normalizeVaultURL(vaultURL)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if c, ok := r.clients[u]; ok {
+		return c, nil
+	}
+	opts := r.opts
+	c, err := r.newClient(u, r.cred, &opts)
+	if err != nil {
+		return nil, err
+	}
+	r.clients[u] = c
+	return c, nil
+}

@@ -1,0 +1,514 @@
+package vault
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	azlog "github.com/Azure/azure-sdk-for-go/sdk/azcore/log"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/Azure/azure-sdk-for-go/sdk/security/keyvault/azsecrets"
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/putsecrets/putsecrets/internal/cloud"
+	"github.com/putsecrets/putsecrets/internal/secret"
+)
+
+const (
+	contoso     = "contoso-kv.vault.azure.net"
+	contosoURL  = "https://" + contoso
+	fabrikam    = "fabrikam-kv.vault.azure.net"
+	fabrikamURL = "https://" + fabrikam
+	canary      = "canary-value-7f3a9c1e-do-not-print"
+	version1    = "4387e9f3d6e14c459867679a90fd0f79"
+)
+
+func ref(vaultURL, name, version string) Ref {
+	u, err := url.Parse(vaultURL)
+	if err != nil {
+		panic(err)
+	}
+	v, _, _ := strings.Cut(u.Hostname(), ".")
+	return Ref{VaultURL: vaultURL, Vault: v, Name: name, Version: version}
+}
+
+func values(s ...string) []secret.Value {
+	out := make([]secret.Value, len(s))
+	for i, v := range s {
+		out[i] = secret.New(v)
+	}
+	return out
+}
+
+func TestResolve(t *testing.T) {
+	t.Parallel()
+	k := newKV(t)
+	k.put(contoso, "scim-token", entry{value: ptr(canary), version: version1})
+	k.put(contoso, "svc-password", entry{value: ptr("p@ss\"wörd"), version: version1})
+	cred := &fakeCredential{token: testToken}
+	r, _ := k.resolver(cred, nil)
+
+	got, err := r.Resolve(t.Context(), []Ref{
+		ref(contosoURL, "scim-token", ""),
+		ref(contosoURL, "svc-password", version1),
+		ref(contosoURL+"/", "SCIM-Token", ""), // same secret, other spelling
+	})
+	if err != nil {
+		t.Fatalf("Resolve: %v", err)
+	}
+	if diff := cmp.Diff(values(canary, "p@ss\"wörd", canary), got); diff != "" {
+		t.Errorf("values mismatch (-want +got):\n%s", diff)
+	}
+	if s := fmt.Sprint(got); strings.Contains(s, canary) {
+		t.Errorf("values print as %s", s)
+	}
+	for _, tro := range cred.requests() {
+		if !cmp.Equal(tro.Scopes, []string{publicKV + "/.default"}) || tro.TenantID != testTenant {
+			t.Errorf("token asked for scopes %v tenant %q, want [%s/.default] tenant %s", tro.Scopes, tro.TenantID, publicKV, testTenant)
+		}
+	}
+	if n := k.getCount(contoso, "scim-token", ""); n != 1 {
+		t.Errorf("GETs of scim-token = %d, want 1 (deduplicated)", n)
+	}
+	if n := k.getCount(contoso, "svc-password", version1); n != 1 {
+		t.Errorf("GETs of svc-password/%s = %d, want 1", version1, n)
+	}
+
+	empty, err := r.Resolve(t.Context(), nil)
+	if err != nil || len(empty) != 0 {
+		t.Errorf("Resolve(nil) = %v, %v; want no values, no error", empty, err)
+	}
+}
+
+func TestResolveClouds(t *testing.T) {
+	t.Parallel()
+	for _, cl := range cloud.All {
+		t.Run(cl.Name, func(t *testing.T) {
+			t.Parallel()
+			k := newKV(t)
+			k.resource = cl.KeyVaultResource()
+			host := "contoso-kv." + cl.KeyVaultSuffix
+			k.put(host, "scim-token", entry{value: ptr(canary)})
+			cred := &fakeCredential{token: testToken}
+			r, _ := k.resolver(cred, nil)
+			got, err := r.Resolve(t.Context(), []Ref{ref("https://"+host, "scim-token", "")})
+			if err != nil {
+				t.Fatalf("Resolve: %v", err)
+			}
+			if !got[0].Equal(secret.New(canary)) {
+				t.Error("wrong value")
+			}
+			want := []string{cl.KeyVaultResource() + "/.default"}
+			if reqs := cred.requests(); len(reqs) == 0 || !cmp.Equal(reqs[0].Scopes, want) {
+				t.Errorf("token requests = %+v, want scopes %v", reqs, want)
+			}
+		})
+	}
+}
+
+func TestResolveDedupe(t *testing.T) {
+	t.Parallel()
+	k := newKV(t)
+	k.put(contoso, "a", entry{value: ptr("A"), version: version1})
+	k.put(contoso, "b", entry{value: ptr("B")})
+	k.put(fabrikam, "a", entry{value: ptr("other vault")})
+	r, _ := k.resolver(&fakeCredential{token: testToken}, nil)
+
+	got, err := r.Resolve(t.Context(), []Ref{
+		ref(contosoURL, "a", ""),
+		ref(contosoURL, "b", ""),
+		ref(contosoURL, "a", ""),
+		ref("https://CONTOSO-KV.vault.azure.net", "A", ""),
+		ref(contosoURL, "a", version1),
+		ref(fabrikamURL, "a", ""),
+		ref(contosoURL, "a", strings.ToUpper(version1)),
+	})
+	if err != nil {
+		t.Fatalf("Resolve: %v", err)
+	}
+	if diff := cmp.Diff(values("A", "B", "A", "A", "A", "other vault", "A"), got); diff != "" {
+		t.Errorf("values mismatch (-want +got):\n%s", diff)
+	}
+	for _, c := range []struct {
+		host, name, version string
+		want                int
+	}{
+		{contoso, "a", "", 1},
+		{contoso, "b", "", 1},
+		{contoso, "a", version1, 1},
+		{fabrikam, "a", "", 1},
+	} {
+		if n := k.getCount(c.host, c.name, c.version); n != c.want {
+			t.Errorf("GETs of %s/%s/%s = %d, want %d", c.host, c.name, c.version, n, c.want)
+		}
+	}
+	if n := k.totalGets(); n != 4 {
+		t.Errorf("GETs = %d, want 4", n)
+	}
+}
+
+func TestResolveOneClientPerVault(t *testing.T) {
+	t.Parallel()
+	k := newKV(t)
+	for _, host := range []string{contoso, fabrikam} {
+		for _, name := range []string{"s1", "s2", "s3"} {
+			k.put(host, name, entry{value: ptr(host + name)})
+		}
+	}
+	r, built := k.resolver(&fakeCredential{token: testToken}, &Options{MaxConcurrency: 1})
+	refs := []Ref{
+		ref(contosoURL, "s1", ""), ref(fabrikamURL, "s1", ""),
+		ref(contosoURL, "s2", ""), ref(fabrikamURL, "s2", ""),
+	}
+	if _, err := r.Resolve(t.Context(), refs); err != nil {
+		t.Fatal(err)
+	}
+	for _, host := range []string{contoso, fabrikam} {
+		if n := k.challengeCount(host); n != 1 {
+			t.Errorf("challenges from %s after the first call = %d, want 1", host, n)
+		}
+	}
+
+	// Later calls, also concurrent ones, reuse the clients: no new client,
+	// no new challenge.
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			if _, err := r.Resolve(t.Context(), []Ref{ref(contosoURL, "s3", ""), ref(fabrikamURL, "s3", ""), ref(contosoURL+"/", "s1", "")}); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if n := built.Load(); n != 2 {
+		t.Errorf("clients built = %d, want 2 (one per vault)", n)
+	}
+	for _, host := range []string{contoso, fabrikam} {
+		if n := k.challengeCount(host); n != 1 {
+			t.Errorf("challenges from %s after later calls = %d, want still 1", host, n)
+		}
+	}
+}
+
+func TestResolveConcurrencyBound(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		limit   int
+		secrets int
+		want    int32
+	}{
+		{"MaxConcurrency 3", 3, 12, 3},
+		{"default 16", 0, 40, DefaultMaxConcurrency},
+		{"fewer secrets than the bound", 8, 2, 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			k := newKV(t)
+			k.gate = tt.want
+			var refs []Ref
+			for i := range tt.secrets {
+				name := fmt.Sprintf("s%d", i)
+				k.put(contoso, name, entry{value: ptr(name), delay: 5 * time.Millisecond})
+				refs = append(refs, ref(contosoURL, name, ""))
+			}
+			r, _ := k.resolver(&fakeCredential{token: testToken}, &Options{MaxConcurrency: tt.limit})
+			got, err := r.Resolve(t.Context(), refs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != tt.secrets {
+				t.Fatalf("values = %d, want %d", len(got), tt.secrets)
+			}
+			// Every worker sends its requests one after another, so requests
+			// in flight never exceed the bound; the stand-in's gate holds
+			// the first answers until the bound is reached.
+			if n := k.maxInFlight.Load(); n != tt.want {
+				t.Errorf("requests in flight at most %d, want %d", n, tt.want)
+			}
+		})
+	}
+}
+
+func TestResolveFailures(t *testing.T) {
+	t.Parallel()
+	rbac := `{"error":{"code":"Forbidden","message":"Caller is not authorized to perform action on resource.\r\nIf role assignments, deny assignments or role definitions were changed recently, please observe propagation time.\r\nCaller: appid=11111111-2222-3333-4444-555555555555;oid=66666666-7777-8888-9999-000000000000;iss=https://sts.windows.net/` + testTenant + `/\r\nAction: 'Microsoft.KeyVault/vaults/secrets/getSecret/action'\r\nResource: '/subscriptions/0000/resourcegroups/rg/providers/microsoft.keyvault/vaults/contoso-kv/secrets/scim-token'\r\nAssignment: (not found)\r\nDenyAssignmentId: null\r\nDecisionReason: null \r\nVault: contoso-kv;location=westeurope\r\n","innerError":{"code":"ForbiddenByRbac"}}}`
+	accessPolicy := `{"error":{"code":"Forbidden","message":"The user, group or application 'appid=1111;oid=6666;iss=https://sts.windows.net/` + testTenant + `/' does not have secrets get permission on key vault 'contoso-kv;location=westeurope'. For help resolving this issue, please see https://go.microsoft.com/fwlink/?linkid=2125287","innererror":{"code":"AccessDenied"}}}`
+	throttled := `{"error":{"code":"Throttled","message":"Request was not allowed because of throttling."}}`
+	unavailable := `{"error":{"code":"ServiceUnavailable","message":"The service is unavailable."}}`
+
+	type class struct {
+		notFound, disabled, forbidden, throttled bool
+		retryAfter                               time.Duration
+	}
+	tests := []struct {
+		name       string
+		entry      *entry // nil: nothing stored
+		ref        Ref
+		token      string
+		resource   string
+		opts       azsecrets.ClientOptions
+		wantStatus int // of the *azcore.ResponseError; 0: none
+		wantClass  class
+		wantMsg    string // Error() is exactly this
+		wantGets   int
+	}{
+		{
+			name: "missing secret", ref: ref(contosoURL, "scim-token", ""),
+			wantStatus: 404, wantClass: class{notFound: true}, wantGets: 1,
+			wantMsg: `get secret "scim-token" from vault "contoso-kv": 404 Not Found SecretNotFound: A secret with (name/id) scim-token was not found in this key vault. If you recently deleted this secret you may be able to recover it using the correct recovery command. For help resolving this issue, please see https://go.microsoft.com/fwlink/?linkid=2125182 (x-ms-request-id kv-req-1)`,
+		},
+		{
+			name: "missing version", entry: &entry{value: ptr(canary), version: version1},
+			ref:        ref(contosoURL, "scim-token", "0000000000000000000000000000beef"),
+			wantStatus: 404, wantClass: class{notFound: true}, wantGets: 1,
+		},
+		{
+			name: "disabled secret", entry: &entry{value: ptr(canary), disabled: true}, ref: ref(contosoURL, "scim-token", ""),
+			wantStatus: 403, wantClass: class{disabled: true}, wantGets: 1,
+			wantMsg: `get secret "scim-token" from vault "contoso-kv": 403 Forbidden Forbidden/SecretDisabled: Operation get is not allowed on a disabled secret. (x-ms-request-id kv-req-1)`,
+		},
+		{
+			name: "RBAC refusal", entry: &entry{status: 403, body: rbac}, ref: ref(contosoURL, "scim-token", ""),
+			wantStatus: 403, wantClass: class{forbidden: true}, wantGets: 1,
+		},
+		{
+			name: "access policy refusal", entry: &entry{status: 403, body: accessPolicy}, ref: ref(contosoURL, "scim-token", ""),
+			wantStatus: 403, wantClass: class{forbidden: true}, wantGets: 1,
+		},
+		{
+			name: "token refused after the challenge", entry: &entry{value: ptr(canary)}, ref: ref(contosoURL, "scim-token", ""),
+			token: "token-for-another-audience", wantStatus: 401, wantClass: class{forbidden: true},
+		},
+		{
+			name: "429 with Retry-After beyond MaxRetryDelay", entry: &entry{status: 429, body: throttled, header: []string{"Retry-After", "30"}},
+			ref:        ref(contosoURL, "scim-token", ""),
+			opts:       azsecrets.ClientOptions{ClientOptions: azcore.ClientOptions{Retry: policy.RetryOptions{MaxRetryDelay: time.Second}}},
+			wantStatus: 429, wantClass: class{throttled: true, retryAfter: 30 * time.Second}, wantGets: 1,
+		},
+		{
+			name: "503 after retries", entry: &entry{status: 503, body: unavailable},
+			ref:        ref(contosoURL, "scim-token", ""),
+			opts:       azsecrets.ClientOptions{ClientOptions: azcore.ClientOptions{Retry: policy.RetryOptions{MaxRetries: 2}}},
+			wantStatus: 503, wantClass: class{throttled: true}, wantGets: 3,
+		},
+		{
+			name: "no value", entry: &entry{}, ref: Ref{VaultURL: contosoURL, Name: "scim-token"},
+			wantGets: 1,
+			wantMsg:  `get secret "scim-token" from vault "contoso-kv": secret has no value`,
+		},
+		{
+			name: "plain http refused before I/O", ref: ref("http://contoso-kv.vault.azure.net", "scim-token", ""),
+			wantMsg: `get secret "scim-token" from vault "contoso-kv": vault URL "http://contoso-kv.vault.azure.net" is not an https URL without a path`,
+		},
+		{
+			name: "path in vault URL refused", ref: ref(contosoURL+"/keys", "scim-token", ""),
+		},
+		{
+			name: "dot-dot name refused", ref: ref(contosoURL, "..", ""),
+		},
+		{
+			name: "slash in version refused", ref: ref(contosoURL, "scim-token", "../x"),
+		},
+		{
+			name: "challenge for another resource refused", entry: &entry{value: ptr(canary)}, ref: ref(contosoURL, "scim-token", ""),
+			resource: "https://vault.azure.cn",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			k := newKV(t)
+			if tt.resource != "" {
+				k.resource = tt.resource
+			}
+			if tt.entry != nil {
+				k.put(contoso, "scim-token", *tt.entry)
+			}
+			token := testToken
+			if tt.token != "" {
+				token = tt.token
+			}
+			cred := &fakeCredential{token: token}
+			opts := tt.opts
+			r, _ := k.resolver(cred, &Options{ClientOptions: &opts})
+
+			got, err := r.Resolve(t.Context(), []Ref{tt.ref})
+			if err == nil {
+				t.Fatalf("Resolve = %v, want an error", got)
+			}
+			if got != nil {
+				t.Errorf("Resolve returned values with an error: %v", got)
+			}
+			var e *Error
+			if !errors.As(err, &e) || e.Ref != tt.ref {
+				t.Fatalf("error = %v, want an *Error for %+v", err, tt.ref)
+			}
+			re, isResp := errors.AsType[*azcore.ResponseError](err)
+			switch {
+			case tt.wantStatus == 0 && isResp:
+				t.Errorf("error holds a %d response, want none", re.StatusCode)
+			case tt.wantStatus != 0 && (!isResp || re.StatusCode != tt.wantStatus):
+				t.Errorf("error = %v, want an *azcore.ResponseError %d", err, tt.wantStatus)
+			}
+			ra, throttled := Throttled(err)
+			gotClass := class{NotFound(err), Disabled(err), Forbidden(err), throttled, ra}
+			if gotClass != tt.wantClass {
+				t.Errorf("class = %+v, want %+v", gotClass, tt.wantClass)
+			}
+			msg := err.Error()
+			if tt.wantMsg != "" && msg != tt.wantMsg {
+				t.Errorf("Error() =\n%s\nwant\n%s", msg, tt.wantMsg)
+			}
+			if strings.ContainsAny(msg, "\r\n") || strings.Contains(msg, canary) {
+				t.Errorf("Error() = %q, want one line without the value", msg)
+			}
+			if tt.wantGets != 0 {
+				if n := k.totalGets(); n != tt.wantGets {
+					t.Errorf("authorized GETs = %d, want %d", n, tt.wantGets)
+				}
+			}
+			if tt.wantStatus == 0 && tt.entry == nil {
+				if n := k.challengeCount(contoso) + k.totalGets(); n != 0 {
+					t.Errorf("requests = %d, want none", n)
+				}
+			}
+			if tt.resource != "" && len(cred.requests()) != 0 {
+				t.Errorf("token requested for a foreign challenge: %+v", cred.requests())
+			}
+		})
+	}
+}
+
+func TestResolveReportsEveryFailure(t *testing.T) {
+	t.Parallel()
+	k := newKV(t)
+	k.put(contoso, "ok", entry{value: ptr(canary)})
+	k.put(contoso, "off", entry{value: ptr(canary), disabled: true})
+	r, _ := k.resolver(&fakeCredential{token: testToken}, nil)
+
+	refs := []Ref{
+		ref(contosoURL, "gone", ""),
+		ref(contosoURL, "ok", ""),
+		ref(contosoURL, "off", ""),
+		ref(contosoURL, "gone", ""), // listed twice, reported once
+	}
+	got, err := r.Resolve(t.Context(), refs)
+	if got != nil {
+		t.Errorf("values returned with an error: %v", got)
+	}
+	joined, ok := err.(interface{ Unwrap() []error })
+	if !ok {
+		t.Fatalf("error = %T %v, want errors.Join", err, err)
+	}
+	var names []string
+	for _, e := range joined.Unwrap() {
+		ve, ok := e.(*Error)
+		if !ok {
+			t.Fatalf("joined error %T, want *Error", e)
+		}
+		names = append(names, ve.Ref.Name)
+	}
+	if diff := cmp.Diff([]string{"gone", "off"}, names); diff != "" {
+		t.Errorf("failed refs mismatch (-want +got):\n%s", diff)
+	}
+	if !NotFound(err) || !Disabled(err) || Forbidden(err) {
+		t.Errorf("NotFound, Disabled, Forbidden = %v, %v, %v; want true, true, false", NotFound(err), Disabled(err), Forbidden(err))
+	}
+	if _, ok := Throttled(err); ok {
+		t.Error("Throttled = true, want false")
+	}
+	if lines := strings.Split(err.Error(), "\n"); len(lines) != 2 {
+		t.Errorf("Error() has %d lines, want one per failure:\n%s", len(lines), err)
+	}
+}
+
+func TestResolveContextCanceled(t *testing.T) {
+	t.Parallel()
+	k := newKV(t)
+	for _, name := range []string{"s1", "s2", "s3"} {
+		k.put(contoso, name, entry{value: ptr(name), delay: time.Minute})
+	}
+	r, _ := k.resolver(&fakeCredential{token: testToken}, &Options{MaxConcurrency: 1})
+	ctx, cancel := context.WithCancel(t.Context())
+	go func() {
+		for k.totalGets() == 0 {
+			time.Sleep(time.Millisecond)
+		}
+		cancel()
+	}()
+
+	start := time.Now()
+	_, err := r.Resolve(ctx, []Ref{ref(contosoURL, "s1", ""), ref(contosoURL, "s2", ""), ref(contosoURL, "s3", "")})
+	if elapsed := time.Since(start); elapsed > 10*time.Second {
+		t.Errorf("Resolve took %v after cancellation", elapsed)
+	}
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("error = %v, want context.Canceled", err)
+	}
+	if n := len(err.(interface{ Unwrap() []error }).Unwrap()); n != 3 {
+		t.Errorf("failures = %d, want 3", n)
+	}
+	if n := k.totalGets(); n != 1 {
+		t.Errorf("GETs = %d, want 1 (the rest never started)", n)
+	}
+	if _, ok := Throttled(err); ok || NotFound(err) || Forbidden(err) || Disabled(err) {
+		t.Error("a cancellation was classified as a Key Vault answer")
+	}
+}
+
+func TestNewDoesNoIO(t *testing.T) {
+	t.Parallel()
+	cred := &fakeCredential{token: testToken}
+	r := New(cred, nil)
+	if r.limit != DefaultMaxConcurrency {
+		t.Errorf("limit = %d, want %d", r.limit, DefaultMaxConcurrency)
+	}
+	opts := &azsecrets.ClientOptions{}
+	opts.Logging.IncludeBody = true
+	r = New(cred, &Options{ClientOptions: opts, MaxConcurrency: -1})
+	if r.limit != DefaultMaxConcurrency || r.opts.Logging.IncludeBody || !opts.Logging.IncludeBody {
+		t.Errorf("limit %d, IncludeBody %v (caller's %v); want %d, false, untouched", r.limit, r.opts.Logging.IncludeBody, opts.Logging.IncludeBody, DefaultMaxConcurrency)
+	}
+	if len(r.clients) != 0 || len(cred.requests()) != 0 {
+		t.Error("New built clients or asked for tokens")
+	}
+}
+
+// TestLoggingNeverShowsValues asks azcore for every log event and for
+// bodies; a resolved value must not reach the log. Not parallel: the azcore
+// log listener is process-wide.
+func TestLoggingNeverShowsValues(t *testing.T) {
+	var mu sync.Mutex
+	var logs strings.Builder
+	azlog.SetListener(func(_ azlog.Event, msg string) {
+		mu.Lock()
+		defer mu.Unlock()
+		logs.WriteString(msg + "\n")
+	})
+	t.Cleanup(func() { azlog.SetListener(nil) })
+
+	k := newKV(t)
+	k.put(contoso, "scim-token", entry{value: ptr(canary)})
+	opts := azsecrets.ClientOptions{}
+	opts.Logging.IncludeBody = true
+	r, _ := k.resolver(&fakeCredential{token: testToken}, &Options{ClientOptions: &opts})
+	if _, err := r.Resolve(t.Context(), []Ref{ref(contosoURL, "scim-token", "")}); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if logs.Len() == 0 {
+		t.Fatal("no azcore log output; the test checks nothing")
+	}
+	if strings.Contains(logs.String(), canary) {
+		t.Errorf("azcore log holds the secret value:\n%s", logs.String())
+	}
+}
