@@ -1,0 +1,2 @@
+// Package request parses and validates the request document of CONTRACT.md §2.
+package request
