@@ -1,2 +1,0 @@
-// Package request parses and validates the request document of CONTRACT.md §2.
-package request
