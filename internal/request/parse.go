@@ -429,7 +429,7 @@ func (p *parser) entry(i, pos int) {
 	}
 	switch {
 	case seen[1] && seen[2]:
-		p.add(max(valuePos, uriPos), prefix, "has both value and secretUri; set exactly one", false)
+		p.add(end, prefix, "has both value and secretUri; set exactly one", false)
 	case !seen[1] && !seen[2]:
 		p.add(end, prefix, "has neither value nor secretUri; set exactly one", false)
 	}
