@@ -334,6 +334,9 @@ func (l *lexer) value(depth int) (dup bool) {
 						dup = true
 					}
 				}
+				if l.names == nil {
+					l.names = make([][]byte, 0, 16)
+				}
 				l.names = append(l.names, name)
 				if len(l.names)-base > mapNamesAfter {
 					set = make(map[string]struct{}, 2*mapNamesAfter)

@@ -365,6 +365,23 @@ func (p *parser) secrets(pos int) {
 	}
 }
 
+// entryFieldNames holds "secrets[0]" … "secrets[63]", so that valid entries
+// cost no allocation for their Field.
+var entryFieldNames = func() (names [MaxSecrets]string) {
+	for i := range names {
+		names[i] = "secrets[" + strconv.Itoa(i) + "]"
+	}
+	return names
+}()
+
+// entryField returns "secrets[i]".
+func entryField(i int) string {
+	if i < len(entryFieldNames) {
+		return entryFieldNames[i]
+	}
+	return "secrets[" + strconv.Itoa(i) + "]"
+}
+
 // literal is a value member as read: its Graph string form and its kind.
 type literal struct {
 	text   string
@@ -375,7 +392,7 @@ type literal struct {
 // entry reads secrets[i], which starts at pos.
 func (p *parser) entry(i, pos int) {
 	l := &p.l
-	prefix := "secrets[" + strconv.Itoa(i) + "]"
+	prefix := entryField(i)
 	if !p.object(pos, "", prefix, `an object {"key": …, "value": …} or {"key": …, "secretUri": …}`) {
 		return
 	}
@@ -405,7 +422,11 @@ func (p *parser) entry(i, pos int) {
 		case "secretUri":
 			if p.once(&seen[2], mpos, prefix, "secretUri") {
 				uriPos = mpos
-				uri, uriOK = p.str(mpos, prefix, "secretUri", "a string "+uriForm(p.suffix))
+				if l.peek() == '"' {
+					uri, uriOK = l.str()
+				} else {
+					p.wrongType(mpos, join(prefix, "secretUri"), "a string "+uriForm(p.suffix))
+				}
 			}
 		default:
 			p.unknown(mpos, prefix, name, entryFields[:])
@@ -435,38 +456,38 @@ func (p *parser) entry(i, pos int) {
 	}
 
 	if uriOK {
-		field := join(prefix, "secretUri")
 		ref, err := p.secretURI(string(uri))
 		if err != nil {
-			p.add(uriPos, field, err.Error(), false)
+			p.add(uriPos, join(prefix, "secretUri"), err.Error(), false)
 		} else {
-			ref.Field = field
+			ref.Field = join(prefix, "secretUri")
 			p.allowed(uriPos, &ref)
 			e.Ref = &ref
 		}
 	}
 	if valueOK {
-		field := join(prefix, "value")
 		if lit.str && isReference(lit.text) {
 			ref, err := p.reference(lit.text)
 			if err != nil {
-				p.add(valuePos, field, err.Error(), false)
+				p.add(valuePos, join(prefix, "value"), err.Error(), false)
 			} else {
-				ref.Field = field
+				ref.Field = join(prefix, "value")
 				p.allowed(valuePos, &ref)
 				e.Ref = &ref
 			}
 		} else {
-			p.checkLiteral(valuePos, field, ki, lit)
+			p.checkLiteral(valuePos, prefix, ki, lit)
 			e.Value = secret.New(lit.text)
 		}
+	}
+	if p.req.Secrets == nil {
+		p.req.Secrets = make([]Entry, 0, 8)
 	}
 	p.req.Secrets = append(p.req.Secrets, e)
 }
 
 // key resolves the key of entry i, reporting unknown and repeated names.
 func (p *parser) key(i, pos int, prefix string, key []byte) int {
-	field := join(prefix, "key")
 	ki := keyIndex(key)
 	if ki < 0 {
 		msg := "unknown key; use one of Graph's 45 synchronizationSecret names, e.g. BaseAddress, SecretToken"
@@ -476,11 +497,11 @@ func (p *parser) key(i, pos int, prefix string, key []byte) int {
 		case suggestKey(string(key)) != "":
 			msg = "unknown key; did you mean " + suggestKey(string(key)) + "?"
 		}
-		p.add(pos, field, msg, false)
+		p.add(pos, join(prefix, "key"), msg, false)
 		return -1
 	}
 	if first := p.keyEntry[ki]; first != 0 {
-		p.add(pos, field, fmt.Sprintf("duplicate key %s: secrets[%d] already sets it (keys match case-insensitively); send each key once", keyNames[ki], first-1), false)
+		p.add(pos, join(prefix, "key"), fmt.Sprintf("duplicate key %s: secrets[%d] already sets it (keys match case-insensitively); send each key once", keyNames[ki], first-1), false)
 		return ki
 	}
 	p.keyEntry[ki] = i + 1
@@ -531,17 +552,17 @@ func (p *parser) value(pos int, prefix string) (literal, bool) {
 }
 
 // checkLiteral applies the rules for a literal value of the key keyNames[ki]
-// (ki < 0: unknown key, nothing to check).
-func (p *parser) checkLiteral(pos int, field string, ki int, lit literal) {
+// in the entry prefix (ki < 0: unknown key, nothing to check).
+func (p *parser) checkLiteral(pos int, prefix string, ki int, lit literal) {
 	if ki < 0 {
 		return
 	}
 	key := keyNames[ki]
 	if credentialKeys[key] && !p.policy.AllowLiteralCredentials {
-		p.add(pos, field, "a literal value is refused for the credential key "+key+"; use a secretUri or an @Microsoft.KeyVault(…) reference", true)
+		p.add(pos, join(prefix, "value"), "a literal value is refused for the credential key "+key+"; use a secretUri or an @Microsoft.KeyVault(…) reference", true)
 	}
 	if key == syncNotificationSettings && !lit.object && !(lit.str && holdsObject(lit.text)) {
-		p.add(pos, field, "must be a JSON object for SyncNotificationSettings, or a string holding one; Graph refuses anything else, \"\" included", false)
+		p.add(pos, join(prefix, "value"), "must be a JSON object for SyncNotificationSettings, or a string holding one; Graph refuses anything else, \"\" included", false)
 	}
 }
 

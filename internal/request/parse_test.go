@@ -2,6 +2,8 @@ package request
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -545,5 +547,23 @@ func TestParseResetScope(t *testing.T) {
 	got, err := parseResetScope(DefaultResetScope)
 	if err != nil || got != DefaultResetScope {
 		t.Errorf("parseResetScope(default) = %q, %v", got, err)
+	}
+}
+
+func stdValue(s string) secret.Value { return secret.New(s) }
+
+// BenchmarkParse parses the CONTRACT.md §2 example.
+func BenchmarkParse(b *testing.B) {
+	body, err := os.ReadFile(filepath.Join("testdata", "contract-example.json"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	pol := testPolicy()
+	b.ReportAllocs()
+	b.SetBytes(int64(len(body)))
+	for b.Loop() {
+		if _, err := Parse(body, pol); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

@@ -119,34 +119,38 @@ func uriForm(suffix string) string {
 	return "https://{vault}." + suffix + "/secrets/{name}[/{version}]"
 }
 
+// uriError says what is wrong with a secret URI and shows the right form.
+func uriError(msg, suffix string) error {
+	return errors.New(msg + "; write " + uriForm(suffix))
+}
+
 func parseSecretURI(uri, suffix string) (Reference, error) {
 	s := strings.TrimSpace(uri)
-	want := "; write " + uriForm(suffix)
 	if s == "" {
-		return Reference{}, errors.New("the secret URI is empty" + want)
+		return Reference{}, uriError("the secret URI is empty", suffix)
 	}
 	scheme, rest, ok := strings.Cut(s, "://")
 	if !ok {
-		return Reference{}, errors.New("the secret URI is not an absolute URI" + want)
+		return Reference{}, uriError("the secret URI is not an absolute URI", suffix)
 	}
 	if !equalFoldASCII(scheme, "https") {
-		return Reference{}, errors.New("the secret URI must be https" + want)
+		return Reference{}, uriError("the secret URI must be https", suffix)
 	}
 	if strings.ContainsRune(rest, '?') {
-		return Reference{}, errors.New("the secret URI must not have a query (?…)" + want)
+		return Reference{}, uriError("the secret URI must not have a query (?…)", suffix)
 	}
 	if strings.ContainsRune(rest, '#') {
-		return Reference{}, errors.New("the secret URI must not have a fragment (#…)" + want)
+		return Reference{}, uriError("the secret URI must not have a fragment (#…)", suffix)
 	}
 	authority, path, _ := strings.Cut(rest, "/")
 	if strings.ContainsRune(authority, '@') {
-		return Reference{}, errors.New("the secret URI must not hold user information (…@)" + want)
+		return Reference{}, uriError("the secret URI must not hold user information (…@)", suffix)
 	}
 	if strings.ContainsAny(authority, "[]") {
-		return Reference{}, errors.New("the secret URI must name a vault host, not an IP address" + want)
+		return Reference{}, uriError("the secret URI must name a vault host, not an IP address", suffix)
 	}
 	if strings.ContainsRune(authority, ':') {
-		return Reference{}, errors.New("the secret URI must not name a port" + want)
+		return Reference{}, uriError("the secret URI must not name a port", suffix)
 	}
 	host := toLowerASCII(authority)
 	vault, err := vaultFromHost(host, suffix)
@@ -157,18 +161,18 @@ func parseSecretURI(uri, suffix string) (Reference, error) {
 	// path is what follows the authority's slash: "secrets/{name}[/{version}][/]".
 	path = strings.TrimSuffix(path, "/")
 	if strings.HasPrefix(path, "/") || strings.HasSuffix(path, "/") || strings.Contains(path, "//") {
-		return Reference{}, errors.New("the secret URI has an empty path segment" + want)
+		return Reference{}, uriError("the secret URI has an empty path segment", suffix)
 	}
 	seg, path, more := strings.Cut(path, "/")
 	if !equalFoldASCII(seg, "secrets") {
-		return Reference{}, errors.New("the secret URI's path must start with /secrets/" + want)
+		return Reference{}, uriError("the secret URI's path must start with /secrets/", suffix)
 	}
 	if !more {
-		return Reference{}, errors.New("the secret URI names no secret" + want)
+		return Reference{}, uriError("the secret URI names no secret", suffix)
 	}
 	name, version, hasVersion := strings.Cut(path, "/")
 	if strings.ContainsRune(version, '/') {
-		return Reference{}, errors.New("the secret URI has extra path segments" + want)
+		return Reference{}, uriError("the secret URI has extra path segments", suffix)
 	}
 	if err := checkSecretName(name); err != nil {
 		return Reference{}, fmt.Errorf("the secret URI's %w", err)
