@@ -91,6 +91,9 @@ func suggestKey(s string) string {
 	}
 	best, bestDist, ties := "", 3, 0
 	for _, k := range keyNames[1:] {
+		if len(s)-len(k) > 2 || len(k)-len(s) > 2 {
+			continue // the distance is at least the difference in length
+		}
 		d := editDistanceFold(s, k)
 		switch {
 		case d < bestDist:

@@ -92,6 +92,9 @@ func (p *parser) add(pos int, field, msg string, policy bool) {
 	p.problems = append(p.problems, problemAt{pos, Problem{Field: field, Message: msg, Policy: policy}})
 }
 
+// room reports whether add would record a problem now.
+func (p *parser) room() bool { return p.l.err == nil && len(p.problems) < maxProblems }
+
 // error returns the problems as an *Error, or nil when there are none.
 func (p *parser) error() error {
 	if se := p.l.err; se != nil {
@@ -494,8 +497,13 @@ func (p *parser) key(i, pos int, prefix string, key []byte) int {
 		switch {
 		case equalFoldASCII(key, keyNames[0]):
 			msg = "None names no secret; use one of Graph's synchronizationSecret names, e.g. BaseAddress, SecretToken"
-		case suggestKey(string(key)) != "":
-			msg = "unknown key; did you mean " + suggestKey(string(key)) + "?"
+		case p.room():
+			// Suggestions cost edit distances to 44 names: only for
+			// problems that will be shown, so that a body of unknown
+			// keys cannot buy much CPU.
+			if s := suggestKey(string(key)); s != "" {
+				msg = "unknown key; did you mean " + s + "?"
+			}
 		}
 		p.add(pos, join(prefix, "key"), msg, false)
 		return -1

@@ -567,3 +567,38 @@ func BenchmarkParse(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkParseWorstCase parses 64 KiB bodies built to make the parser
+// work hard per byte: unknown keys near real ones (suggestions), one big
+// value object (duplicate checks), many references.
+func BenchmarkParseWorstCase(b *testing.B) {
+	fill := func(entry string) string {
+		var es []string
+		for len(strings.Join(es, ", ")) < MaxBodyBytes-len(entry)-200 {
+			es = append(es, entry)
+		}
+		return doc("", es...)
+	}
+	var members []string
+	for i := 0; len(members)*13 < MaxBodyBytes-400; i++ {
+		members = append(members, fmt.Sprintf(`"m%07d":0`, i))
+	}
+	bodies := map[string]string{
+		"unknown keys": fill(`{"key":"Oauth2AccessTokenCreationTimf","value":1}`),
+		"big object":   doc("", `{"key":"SynchronizationSchedule","value":{`+strings.Join(members, ",")+`}}`),
+		"references":   fill(`{"key":"Password","value":"@Microsoft.KeyVault(VaultName=contoso-kv;SecretName=p)"}`),
+	}
+	pol := testPolicy()
+	for name, body := range bodies {
+		if len(body) > MaxBodyBytes {
+			b.Fatalf("%s: %d bytes", name, len(body))
+		}
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(body)))
+			for b.Loop() {
+				Parse([]byte(body), pol)
+			}
+		})
+	}
+}
