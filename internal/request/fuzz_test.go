@@ -39,11 +39,7 @@ func FuzzParse(f *testing.F) {
 			if !ok || len(perr.Problems) == 0 {
 				t.Fatalf("Parse error %T with no problems", err)
 			}
-			for _, p := range perr.Problems {
-				if p.Message == "" {
-					t.Fatalf("problem at %q has no message", p.Field)
-				}
-			}
+			checkMessages(t, perr)
 			return
 		}
 		checkRequest(t, bytes.TrimPrefix(body, bom), req, pol)

@@ -119,7 +119,11 @@ func TestGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, err := render(Parse(body, testPolicy()))
+			req, err := Parse(body, testPolicy())
+			if perr, ok := err.(*Error); ok {
+				checkMessages(t, perr)
+			}
+			got, err := render(req, err)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -496,7 +496,7 @@ func (p *parser) key(i, pos int, prefix string, key []byte) int {
 		msg := "unknown key; use one of Graph's 45 synchronizationSecret names, e.g. BaseAddress, SecretToken"
 		switch {
 		case equalFoldASCII(key, keyNames[0]):
-			msg = "None names no secret; use one of Graph's synchronizationSecret names, e.g. BaseAddress, SecretToken"
+			msg = "the key None names no secret; use one of Graph's synchronizationSecret names, e.g. BaseAddress, SecretToken"
 		case p.room():
 			// Suggestions cost edit distances to 44 names: only for
 			// problems that will be shown, so that a body of unknown

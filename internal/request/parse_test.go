@@ -103,6 +103,7 @@ func runParseCases(t *testing.T, tests []parseCase) {
 			if !errorsAs(err, &perr) {
 				t.Fatalf("Parse() error is %T, want *Error", err)
 			}
+			checkMessages(t, perr)
 			if tt.probs != nil {
 				if len(perr.Problems) != len(tt.probs) {
 					t.Fatalf("got %d problems, want %d:\n%s", len(perr.Problems), len(tt.probs), listProblems(perr.Problems))
@@ -130,6 +131,21 @@ func runParseCases(t *testing.T, tests []parseCase) {
 				}
 			}
 		})
+	}
+}
+
+// checkMessages asserts the style every problem follows: a message that
+// starts with a lower-case letter or a quote and does not end in a period.
+func checkMessages(t *testing.T, perr *Error) {
+	t.Helper()
+	for _, p := range perr.Problems {
+		if p.Message == "" {
+			t.Errorf("problem at %q has no message", p.Field)
+			continue
+		}
+		if c := p.Message[0]; ('A' <= c && c <= 'Z') || strings.HasSuffix(p.Message, ".") {
+			t.Errorf("problem at %q: message %q is not lowercase-first without a final period", p.Field, p.Message)
+		}
 	}
 }
 
@@ -295,7 +311,7 @@ func TestParseSecrets(t *testing.T) {
 		{name: "key number", body: doc("", `{"key": 5, "value": "x"}`), probs: []prob{{"secrets[0].key", "must be a string naming a synchronizationSecret, e.g. BaseAddress, not a number", false}}},
 		{name: "key unknown", body: doc("", `{"key": "Favourite", "value": "x"}`), probs: []prob{{"secrets[0].key", "unknown key; use one of Graph's 45 synchronizationSecret names", false}}},
 		{name: "key typo", body: doc("", `{"key": "BaseAdress", "value": "x"}`), probs: []prob{{"secrets[0].key", "unknown key; did you mean BaseAddress?", false}}},
-		{name: "key None", body: doc("", `{"key": "none", "value": "x"}`), probs: []prob{{"secrets[0].key", "None names no secret", false}}},
+		{name: "key None", body: doc("", `{"key": "none", "value": "x"}`), probs: []prob{{"secrets[0].key", "the key None names no secret", false}}},
 		{name: "key empty", body: doc("", `{"key": "", "value": "x"}`), probs: []prob{{"secrets[0].key", "unknown key", false}}},
 		{name: "key duplicate", body: doc("", base, `{"key": "SyncAll", "value": true}`, `{"key": "baseaddress", "value": "y"}`),
 			probs: []prob{{"secrets[2].key", "duplicate key BaseAddress: secrets[0] already sets it (keys match case-insensitively)", false}}},

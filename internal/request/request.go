@@ -2,13 +2,33 @@
 // §2: the JSON body that the PutSecrets and PutSecretsFromQueue functions and
 // the enqueue and validate commands receive.
 //
-// Parse is strict. The body is at most MaxBodyBytes of UTF-8 (a leading
-// byte order mark is ignored, as RFC 8259 allows) holding exactly one JSON
-// object. Field names are matched exactly, case-sensitively, at every level;
-// unknown and repeated fields are refused, and so are repeated member names
-// in any object, because encoding/json would silently keep the last one.
-// Every problem is reported at once, each with the path of its field, and no
-// problem ever repeats a value from the document.
+// Parse is strict. The body is at most MaxBodyBytes of UTF-8 holding exactly
+// one JSON object. Field names are matched exactly, case-sensitively, at
+// every level; unknown and repeated fields are refused, and so are repeated
+// member names in any object, because encoding/json would silently keep the
+// last one. Every problem is reported at once, each with the path of its
+// field, and no problem ever repeats a value from the document: messages
+// name fields, keys, the cloud's Key Vault suffix, and vault names only once
+// they have passed Key Vault's naming rules.
+//
+// Where the contract is silent, Parse decides so:
+//   - A leading UTF-8 byte order mark is ignored (RFC 8259 allows it;
+//     PowerShell 5 writes one). Anything after the object but white space is
+//     refused.
+//   - null is refused everywhere, optional fields included: omit a field to
+//     get its default.
+//   - A \u escape of half a UTF-16 surrogate pair is refused rather than
+//     turned into U+FFFD, so that a secret is never silently changed.
+//   - Literal strings are kept byte for byte; only the detection of
+//     "@Microsoft.KeyVault(" ignores surrounding spaces. A Key Vault
+//     reference ignores spaces around its parameters and one trailing ";",
+//     and its VaultName may also be the vault's host under the cloud's suffix.
+//   - A secretUri ignores surrounding spaces, matches "https" and the
+//     "secrets" segment in any case, and keeps the secret name and version
+//     as written.
+//   - A literal "" for a credential-bearing key is a literal too, and refused
+//     like any other.
+//   - At most 100 problems are listed, then a count of the rest.
 //
 // The package is pure: it reads neither the network nor the environment. The
 // deployment's settings arrive as a Policy.
