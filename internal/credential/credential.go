@@ -15,9 +15,11 @@
 package credential
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 
 	"github.com/putsecrets/putsecrets/internal/cloud"
@@ -33,7 +35,8 @@ const (
 	Developer        Kind = "AzureCLI+AzureDeveloperCLI"
 )
 
-// New returns the credential for the environment read through getenv.
+// New returns the credential for the environment read through getenv. Its
+// token failures are *Error.
 // clientID selects a user-assigned managed identity (empty: system-assigned).
 func New(getenv func(string) string, c cloud.Cloud, clientID string) (azcore.TokenCredential, Kind, error) {
 	opts := azcore.ClientOptions{Cloud: c.SDK}
@@ -47,7 +50,7 @@ func New(getenv func(string) string, c cloud.Cloud, clientID string) (azcore.Tok
 		if err != nil {
 			return nil, "", fmt.Errorf("managed identity credential: %w", err)
 		}
-		return cred, ManagedIdentity, nil
+		return tagged{cred}, ManagedIdentity, nil
 	case getenv("AZURE_FEDERATED_TOKEN_FILE") != "":
 		cred, err := azidentity.NewWorkloadIdentityCredential(&azidentity.WorkloadIdentityCredentialOptions{
 			ClientOptions: opts,
@@ -58,7 +61,7 @@ func New(getenv func(string) string, c cloud.Cloud, clientID string) (azcore.Tok
 		if err != nil {
 			return nil, "", fmt.Errorf("workload identity credential: %w", err)
 		}
-		return cred, WorkloadIdentity, nil
+		return tagged{cred}, WorkloadIdentity, nil
 	default:
 		tenant := getenv("AZURE_TENANT_ID")
 		cli, err := azidentity.NewAzureCLICredential(&azidentity.AzureCLICredentialOptions{TenantID: tenant})
@@ -73,7 +76,7 @@ func New(getenv func(string) string, c cloud.Cloud, clientID string) (azcore.Tok
 		if err != nil {
 			return nil, "", fmt.Errorf("developer credential: %w", err)
 		}
-		return chain, Developer, nil
+		return tagged{chain}, Developer, nil
 	}
 }
 
@@ -84,4 +87,29 @@ func firstNonEmpty(s ...string) string {
 		}
 	}
 	return ""
+}
+
+// Error is a failure to get a token: the identity endpoint (or the CLI) did
+// not give one. Callers classify it with errors.As; Err is azidentity's error.
+type Error struct {
+	Err error
+}
+
+func (e *Error) Error() string { return "get token: " + e.Err.Error() }
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// tagged marks every token failure of the credential it wraps as an *Error,
+// so that a failure of the identity is told apart from the failure of the
+// service the token was for, whichever client asked.
+type tagged struct {
+	cred azcore.TokenCredential
+}
+
+func (t tagged) GetToken(ctx context.Context, opts policy.TokenRequestOptions) (azcore.AccessToken, error) {
+	tok, err := t.cred.GetToken(ctx, opts)
+	if err != nil {
+		return tok, &Error{Err: err}
+	}
+	return tok, nil
 }

@@ -1,0 +1,40 @@
+# putsecrets: the commands of README.md.
+#   make demo     run the main job end to end on the bundled local stand-ins
+#   make test     everything CI runs (gofmt, go vet, go test, infra checks)
+#   make build    the handler for Azure (linux/amd64, CGO off)
+#   make package  dist/putsecrets.zip for Flex Consumption
+
+GO          ?= go
+GOFLAGS     ?=
+export GOFLAGS
+TEST_FLAGS  ?= -timeout 9m
+BIN         := handler
+ZIP         := dist/putsecrets.zip
+FUNCTIONS   := PutSecrets PutSecretsFromQueue
+
+.PHONY: all build package demo test test-go lint clean
+
+all: build
+
+build:
+	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 $(GO) build -trimpath -ldflags='-s -w' -o $(BIN) .
+
+package: build
+	$(GO) run ./internal/tools/zipdir -o $(ZIP) $(BIN) host.json $(FUNCTIONS)
+	@echo "wrote $(ZIP)"
+
+demo: build
+	$(GO) run ./standin/cmd/demo -handler ./$(BIN) -app .
+
+lint:
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$unformatted" ]; then echo "gofmt -l lists:"; echo "$$unformatted"; exit 1; fi
+	$(GO) vet ./...
+
+test-go:
+	$(GO) test $(TEST_FLAGS) ./...
+
+test: lint test-go
+
+clean:
+	rm -rf $(BIN) dist

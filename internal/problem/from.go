@@ -1,0 +1,267 @@
+package problem
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
+
+	"github.com/putsecrets/putsecrets/internal/credential"
+	"github.com/putsecrets/putsecrets/internal/graph"
+	"github.com/putsecrets/putsecrets/internal/request"
+	"github.com/putsecrets/putsecrets/internal/vault"
+)
+
+// failure is one classified leaf error.
+type failure struct {
+	status     int
+	message    string
+	fields     []string
+	dep        *Dependency
+	retryAfter time.Duration
+}
+
+// From maps err to its status and problem document. It is the only place
+// that decides a status (CONTRACT.md §3):
+//
+//	400 invalid request · 403 refused by policy · 404 no such service principal
+//	422 secret missing/disabled, Graph rejected the payload
+//	502 Key Vault 403, Graph 401/403, the identity endpoint refused the identity
+//	503 throttled or unavailable after retries, out of time · 500 anything else
+//
+// When several failures happened (several secrets), every one is listed and
+// the status is the one that needs a person's action first.
+func From(err error) *Problem {
+	var reqErr *request.Error
+	if errors.As(err, &reqErr) {
+		return fromRequest(reqErr)
+	}
+	var p *Problem
+	if errors.As(err, &p) {
+		return p
+	}
+	var fs []failure
+	for _, leaf := range leaves(err) {
+		fs = append(fs, classify(leaf))
+	}
+	sort.SliceStable(fs, func(i, j int) bool { return rank(fs[i].status) > rank(fs[j].status) })
+	top := fs[0]
+	prob := &Problem{Status: top.status, Doc: Document{
+		Type: typeFor(top.status), Title: titleFor(top.status), Status: top.status,
+		Detail: top.message, Dependency: top.dep,
+	}}
+	for _, f := range fs {
+		if f.retryAfter > prob.RetryAfter {
+			prob.RetryAfter = f.retryAfter
+		}
+		for _, field := range f.fields {
+			prob.Doc.Errors = append(prob.Doc.Errors, FieldError{Field: field, Message: f.message})
+		}
+	}
+	if len(fs) > 1 {
+		prob.Doc.Detail = fmt.Sprintf("%d secrets could not be read; the first: %s", len(fs), top.message)
+	}
+	sort.SliceStable(prob.Doc.Errors, func(i, j int) bool { return fieldLess(prob.Doc.Errors[i].Field, prob.Doc.Errors[j].Field) })
+	if prob.RetryAfter > 0 && prob.Status == 503 {
+		s := retryAfterSeconds(prob.RetryAfter)
+		prob.Doc.RetryAfter = &s
+	} else {
+		prob.RetryAfter = 0
+	}
+	return prob
+}
+
+func fromRequest(e *request.Error) *Problem {
+	status := 400
+	if e.PolicyOnly() {
+		status = 403
+	}
+	errs := make([]FieldError, len(e.Problems))
+	for i, p := range e.Problems {
+		errs[i] = FieldError{Field: p.Field, Message: p.Message}
+	}
+	detail := "the request document has %d problem(s); nothing was sent to Key Vault or Microsoft Graph"
+	if status == 403 {
+		detail = "the request asks for something the app's settings do not allow (%d problem(s)); nothing was sent to Key Vault or Microsoft Graph"
+	}
+	return New(status, fmt.Sprintf(detail, len(errs)), errs...)
+}
+
+func classify(err error) failure {
+	var fields []string
+	var fe *Fielded
+	if errors.As(err, &fe) {
+		fields = fe.Fields
+	}
+	var gerr *graph.ResponseError
+	var verr *vault.Error
+	switch {
+	case errors.As(err, &gerr):
+		return fromGraph(gerr)
+	case errors.As(err, &verr):
+		f := fromVault(verr)
+		f.fields = fields
+		return f
+	}
+	who := "a dependency"
+	var c *Calling
+	if errors.As(err, &c) {
+		who = c.Dependency
+	}
+	f := fromTransport(who, err)
+	f.fields = fields
+	return f
+}
+
+func fromGraph(e *graph.ResponseError) failure {
+	dep := &Dependency{Service: "graph", Status: e.StatusCode, Code: e.Code, InnerCode: e.InnerCode,
+		RequestID: e.RequestID, ClientRequestID: e.ClientRequestID}
+	said := graphSaid(e)
+	switch s := e.StatusCode; {
+	case s == http.StatusBadRequest:
+		hint := ""
+		if h, ok := innerCodeHints[strings.ToLower(e.InnerCode)]; ok {
+			hint = " " + h
+		}
+		return failure{status: 422, dep: dep, message: fmt.Sprintf(
+			"Microsoft Graph rejected the secrets (%s).%s Nothing was saved.", said, hint)}
+	case s == http.StatusUnauthorized || s == http.StatusForbidden:
+		return failure{status: 502, dep: dep, message: fmt.Sprintf(
+			"Microsoft Graph refused the app's identity (%s). Grant the app's managed identity the Microsoft Graph "+
+				"application permission Synchronization.ReadWrite.All, or Application.ReadWrite.OwnedBy and add the "+
+				"identity as an owner of the target service principal. A service principal created moments ago can "+
+				"also answer this until it has replicated: retry in a minute.", said)}
+	case s == http.StatusNotFound:
+		return failure{status: 404, dep: dep, message: fmt.Sprintf(
+			"Microsoft Graph has no such service principal (%s). Use the object ID of the enterprise application's "+
+				"service principal (not the app registration's application ID); a service principal created moments "+
+				"ago may not have replicated yet.", said)}
+	case s == http.StatusTooManyRequests || s == http.StatusConflict || s == http.StatusRequestTimeout || s >= 500:
+		return failure{status: 503, dep: dep, retryAfter: e.RetryAfter, message: fmt.Sprintf(
+			"Microsoft Graph stayed throttled or unavailable after retries (%s); retry later.", said)}
+	default:
+		return failure{status: 502, dep: dep, message: fmt.Sprintf(
+			"Microsoft Graph refused the request (%s).", said)}
+	}
+}
+
+func graphSaid(e *graph.ResponseError) string {
+	parts := []string{fmt.Sprint(e.StatusCode)}
+	if e.Code != "" {
+		parts = append(parts, e.Code)
+	}
+	if e.InnerCode != "" && e.InnerCode != e.Code {
+		parts = append(parts, e.InnerCode)
+	}
+	s := strings.Join(parts, " ")
+	if e.Message != "" {
+		s += ": " + strings.TrimSuffix(strings.TrimSpace(e.Message), ".")
+	}
+	if e.RequestID != "" {
+		s += "; request-id " + e.RequestID
+	}
+	return s
+}
+
+// innerCodeHints say what to do about the synchronization service's own
+// error codes.
+var innerCodeHints = map[string]string{
+	"invalidnotificationsettings": "SyncNotificationSettings must be a JSON object such as " +
+		`{"Enabled":true,"Recipients":"ops@example.com","DeleteThresholdEnabled":true,"DeleteThresholdValue":50}.`,
+	"invalidcredentials":          "The target application refused the credentials: check the secret's current value in Key Vault.",
+	"credentialsvalidationfailed": "The target application refused the credentials: check BaseAddress and the token in Key Vault.",
+}
+
+func fromVault(e *vault.Error) failure {
+	dep := &Dependency{Service: "keyVault", Vault: e.Ref.Vault}
+	var re *azcore.ResponseError
+	if errors.As(e.Err, &re) {
+		dep.Status, dep.Code = re.StatusCode, re.ErrorCode
+		if re.RawResponse != nil {
+			dep.RequestID = re.RawResponse.Header.Get("x-ms-request-id")
+		}
+	}
+	what := fmt.Sprintf("secret %q in vault %q", e.Ref.Name, e.Ref.Vault)
+	if e.Ref.Version != "" {
+		what = fmt.Sprintf("secret %q version %s in vault %q", e.Ref.Name, e.Ref.Version, e.Ref.Vault)
+	}
+	switch {
+	case vault.NotFound(e):
+		return failure{status: 422, dep: dep, message: fmt.Sprintf(
+			"%s does not exist: create it, or correct the reference", what)}
+	case vault.Disabled(e):
+		dep.InnerCode = "SecretDisabled"
+		return failure{status: 422, dep: dep, message: fmt.Sprintf(
+			"%s is disabled: enable it or reference an enabled version", what)}
+	case vault.Forbidden(e):
+		return failure{status: 502, dep: dep, message: fmt.Sprintf(
+			"vault %q refused the app's identity reading %s: assign the identity the \"Key Vault Secrets User\" role "+
+				"on the vault (RBAC), or a Get secret permission (access policy)", e.Ref.Vault, what)}
+	}
+	if ra, ok := vault.Throttled(e); ok {
+		return failure{status: 503, dep: dep, retryAfter: ra, message: fmt.Sprintf(
+			"vault %q stayed throttled or unavailable after retries reading %s; retry later", e.Ref.Vault, what)}
+	}
+	if re != nil {
+		return failure{status: 502, dep: dep, message: fmt.Sprintf(
+			"vault %q refused reading %s (%d %s)", e.Ref.Vault, what, re.StatusCode, re.ErrorCode)}
+	}
+	f := fromTransport(fmt.Sprintf("vault %q", e.Ref.Vault), e.Err)
+	if f.dep == nil {
+		f.dep = dep
+	}
+	return f
+}
+
+// fromTransport classifies errors that carry no dependency answer: the
+// identity endpoint's, the network's, the clock's.
+func fromTransport(who string, err error) failure {
+	var tokenErr *credential.Error
+	if errors.As(err, &tokenErr) {
+		dep := &Dependency{Service: "managedIdentity"}
+		var authErr *azidentity.AuthenticationFailedError
+		if errors.As(err, &authErr) && authErr.RawResponse != nil {
+			dep.Status = authErr.RawResponse.StatusCode
+			if s := dep.Status; s >= 400 && s < 500 && s != 429 && s != 408 {
+				return failure{status: 502, dep: dep, message: fmt.Sprintf(
+					"the identity endpoint refused a token for %s (%d): check that AZURE_CLIENT_ID names a "+
+						"user-assigned identity attached to the app, or that the system-assigned identity is on", who, s)}
+			}
+		}
+		if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+			return failure{status: 503, dep: dep, message: fmt.Sprintf(
+				"ran out of time getting a token for %s from the identity endpoint; retry later", who)}
+		}
+		return failure{status: 503, dep: dep, message: fmt.Sprintf(
+			"no token for %s: the identity endpoint failed or no credential is available "+
+				"(in Azure, turn the app's managed identity on; on a developer machine, run az login); retry later", who)}
+	}
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		return failure{status: 503, message: fmt.Sprintf(
+			"ran out of time waiting for %s; retry later", who)}
+	}
+	var netErr net.Error
+	if errors.As(err, &netErr) {
+		return failure{status: 503, message: fmt.Sprintf(
+			"could not reach %s (network error); retry later", who)}
+	}
+	return failure{status: 500, message: "an internal error occurred"}
+}
+
+// fieldLess orders "secrets[2]" before "secrets[10]".
+func fieldLess(a, b string) bool {
+	if len(a) != len(b) && strings.HasPrefix(a, "secrets[") && strings.HasPrefix(b, "secrets[") {
+		ia, ib := strings.IndexByte(a, ']'), strings.IndexByte(b, ']')
+		if ia != ib {
+			return ia < ib
+		}
+	}
+	return a < b
+}

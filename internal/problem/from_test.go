@@ -1,0 +1,229 @@
+package problem
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/streaming"
+	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/putsecrets/putsecrets/internal/credential"
+	"github.com/putsecrets/putsecrets/internal/graph"
+	"github.com/putsecrets/putsecrets/internal/request"
+	"github.com/putsecrets/putsecrets/internal/vault"
+)
+
+func kvError(status int, code, inner string, retryAfter string) *azcore.ResponseError {
+	body := fmt.Sprintf(`{"error":{"code":%q,"message":"m","innererror":{"code":%q}}}`, code, inner)
+	h := http.Header{"X-Ms-Request-Id": {"kv-req-1"}}
+	if retryAfter != "" {
+		h.Set("Retry-After", retryAfter)
+	}
+	return &azcore.ResponseError{StatusCode: status, ErrorCode: code, RawResponse: &http.Response{
+		StatusCode: status, Header: h, Body: streaming.NopCloser(strings.NewReader(body)), // azcore buffers error bodies: they seek
+		Request: &http.Request{Method: http.MethodGet},
+	}}
+}
+
+func vaultErr(name string, err error) error {
+	return &vault.Error{Ref: vault.Ref{VaultURL: "https://contoso-kv.vault.azure.net", Vault: "contoso-kv", Name: name}, Err: err}
+}
+
+func TestFrom(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name       string
+		err        error
+		status     int
+		fields     []string
+		dependency *Dependency
+		retryAfter time.Duration
+		detail     []string // substrings the detail must hold
+		transient  bool
+	}{
+		{
+			name:   "invalid request",
+			err:    &request.Error{Problems: []request.Problem{{Field: "servicePrincipalId", Message: "not a GUID"}, {Field: "secrets[1].secretUri", Message: "vault not allowed", Policy: true}}},
+			status: 400, fields: []string{"servicePrincipalId", "secrets[1].secretUri"}, detail: []string{"2 problem(s)", "nothing was sent"},
+		},
+		{
+			name:   "policy only",
+			err:    &request.Error{Problems: []request.Problem{{Field: "secrets[1].secretUri", Message: `vault "evil" is not in PUTSECRETS_ALLOWED_VAULTS`, Policy: true}}},
+			status: 403, fields: []string{"secrets[1].secretUri"},
+		},
+		{
+			name:   "graph 400 with inner code",
+			err:    During("Microsoft Graph", &graph.ResponseError{StatusCode: 400, Code: "UnknownError", InnerCode: "InvalidNotificationSettings", Message: "bad settings", RequestID: "g-1"}),
+			status: 422, dependency: &Dependency{Service: "graph", Status: 400, Code: "UnknownError", InnerCode: "InvalidNotificationSettings", RequestID: "g-1"},
+			detail: []string{"InvalidNotificationSettings", "SyncNotificationSettings must be a JSON object", "g-1"},
+		},
+		{
+			name:   "graph 403 names the permissions",
+			err:    &graph.ResponseError{StatusCode: 403, Code: "Authorization_RequestDenied", RequestID: "g-2"},
+			status: 502, dependency: &Dependency{Service: "graph", Status: 403, Code: "Authorization_RequestDenied", RequestID: "g-2"},
+			detail: []string{"Synchronization.ReadWrite.All", "Application.ReadWrite.OwnedBy", "owner"},
+		},
+		{
+			name:   "graph 401",
+			err:    &graph.ResponseError{StatusCode: 401, Code: "InvalidAuthenticationToken"},
+			status: 502, dependency: &Dependency{Service: "graph", Status: 401, Code: "InvalidAuthenticationToken"},
+		},
+		{
+			name:   "graph 404",
+			err:    &graph.ResponseError{StatusCode: 404, Code: "Request_ResourceNotFound"},
+			status: 404, dependency: &Dependency{Service: "graph", Status: 404, Code: "Request_ResourceNotFound"},
+			detail: []string{"object ID"},
+		},
+		{
+			name:   "graph throttled keeps Retry-After",
+			err:    &graph.ResponseError{StatusCode: 429, Code: "TooManyRequests", RetryAfter: 90 * time.Second},
+			status: 503, transient: true, retryAfter: 90 * time.Second,
+			dependency: &Dependency{Service: "graph", Status: 429, Code: "TooManyRequests"},
+		},
+		{
+			name:   "graph 409 after retries",
+			err:    &graph.ResponseError{StatusCode: 409},
+			status: 503, transient: true, dependency: &Dependency{Service: "graph", Status: 409},
+		},
+		{
+			name:   "key vault secret not found",
+			err:    AtFields(vaultErr("scim-token", kvError(404, "SecretNotFound", "", "")), "secrets[1].secretUri", "secrets[3].value"),
+			status: 422, fields: []string{"secrets[1].secretUri", "secrets[3].value"},
+			dependency: &Dependency{Service: "keyVault", Status: 404, Code: "SecretNotFound", RequestID: "kv-req-1", Vault: "contoso-kv"},
+			detail:     []string{`secret "scim-token" in vault "contoso-kv" does not exist`},
+		},
+		{
+			name:   "key vault secret disabled",
+			err:    AtFields(vaultErr("scim-token", kvError(403, "Forbidden", "SecretDisabled", "")), "secrets[1].secretUri"),
+			status: 422, fields: []string{"secrets[1].secretUri"},
+			dependency: &Dependency{Service: "keyVault", Status: 403, Code: "Forbidden", InnerCode: "SecretDisabled", RequestID: "kv-req-1", Vault: "contoso-kv"},
+			detail:     []string{"disabled"},
+		},
+		{
+			name:   "key vault refuses the identity",
+			err:    AtFields(vaultErr("scim-token", kvError(403, "Forbidden", "ForbiddenByRbac", "")), "secrets[1].secretUri"),
+			status: 502, fields: []string{"secrets[1].secretUri"},
+			dependency: &Dependency{Service: "keyVault", Status: 403, Code: "Forbidden", RequestID: "kv-req-1", Vault: "contoso-kv"},
+			detail:     []string{"Key Vault Secrets User"},
+		},
+		{
+			name:   "key vault throttled",
+			err:    AtFields(vaultErr("scim-token", kvError(429, "Throttled", "", "7")), "secrets[1].secretUri"),
+			status: 503, transient: true, retryAfter: 7 * time.Second, fields: []string{"secrets[1].secretUri"},
+			dependency: &Dependency{Service: "keyVault", Status: 429, Code: "Throttled", RequestID: "kv-req-1", Vault: "contoso-kv"},
+		},
+		{
+			name: "several secrets: the one needing action decides, all are listed",
+			err: errors.Join(
+				AtFields(vaultErr("a", kvError(429, "Throttled", "", "")), "secrets[2].secretUri"),
+				AtFields(vaultErr("b", kvError(404, "SecretNotFound", "", "")), "secrets[10].secretUri"),
+			),
+			status: 422, fields: []string{"secrets[2].secretUri", "secrets[10].secretUri"},
+			dependency: &Dependency{Service: "keyVault", Status: 404, Code: "SecretNotFound", RequestID: "kv-req-1", Vault: "contoso-kv"},
+			detail:     []string{"2 secrets could not be read"},
+		},
+		{
+			name:   "identity endpoint refuses the client ID",
+			err:    During("Microsoft Graph", &credential.Error{Err: &azidentity.AuthenticationFailedError{RawResponse: &http.Response{StatusCode: 400}}}),
+			status: 502, dependency: &Dependency{Service: "managedIdentity", Status: 400}, detail: []string{"AZURE_CLIENT_ID", "Microsoft Graph"},
+		},
+		{
+			name:   "identity endpoint failing",
+			err:    AtFields(vaultErr("a", &credential.Error{Err: &azidentity.AuthenticationFailedError{RawResponse: &http.Response{StatusCode: 500}}}), "secrets[0].secretUri"),
+			status: 503, transient: true, fields: []string{"secrets[0].secretUri"}, dependency: &Dependency{Service: "managedIdentity", Status: 500},
+		},
+		{
+			name:   "identity endpoint unreachable",
+			err:    During("Microsoft Graph", &credential.Error{Err: errors.New("connection refused")}),
+			status: 503, transient: true, dependency: &Dependency{Service: "managedIdentity"}, detail: []string{"az login"},
+		},
+		{
+			name:   "out of time",
+			err:    During("Microsoft Graph", fmt.Errorf("put: %w", context.DeadlineExceeded)),
+			status: 503, transient: true, detail: []string{"ran out of time", "Microsoft Graph"},
+		},
+		{
+			name:   "network",
+			err:    During("Microsoft Graph", &net.OpError{Op: "dial", Err: errors.New("refused")}),
+			status: 503, transient: true, detail: []string{"could not reach Microsoft Graph"},
+		},
+		{
+			name:   "anything else",
+			err:    errors.New("boom"),
+			status: 500, transient: true, detail: []string{"internal error"},
+		},
+		{
+			name:   "a problem passes through",
+			err:    fmt.Errorf("wrapped: %w", New(400, "no body")),
+			status: 400, detail: []string{"no body"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			p := From(tt.err)
+			if p.Status != tt.status || p.Doc.Status != tt.status {
+				t.Fatalf("status = %d (document %d), want %d; detail %q", p.Status, p.Doc.Status, tt.status, p.Doc.Detail)
+			}
+			if p.Doc.Type != typeFor(tt.status) || p.Doc.Title != titleFor(tt.status) {
+				t.Errorf("type/title = %q/%q", p.Doc.Type, p.Doc.Title)
+			}
+			var fields []string
+			for _, e := range p.Doc.Errors {
+				fields = append(fields, e.Field)
+				if e.Message == "" {
+					t.Errorf("field %s has no message", e.Field)
+				}
+			}
+			if diff := cmp.Diff(tt.fields, fields); diff != "" {
+				t.Errorf("fields (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(tt.dependency, p.Doc.Dependency); diff != "" {
+				t.Errorf("dependency (-want +got):\n%s", diff)
+			}
+			if p.RetryAfter != tt.retryAfter {
+				t.Errorf("RetryAfter = %v, want %v", p.RetryAfter, tt.retryAfter)
+			}
+			if got := p.Transient(); got != tt.transient {
+				t.Errorf("Transient() = %v, want %v", got, tt.transient)
+			}
+			for _, want := range tt.detail {
+				if !strings.Contains(p.Doc.Detail, want) {
+					t.Errorf("detail %q lacks %q", p.Doc.Detail, want)
+				}
+			}
+			var doc map[string]any
+			if err := json.Unmarshal(p.JSON(), &doc); err != nil {
+				t.Fatalf("JSON() is not JSON: %v", err)
+			}
+			for _, k := range []string{"type", "title", "status", "detail"} {
+				if _, ok := doc[k]; !ok {
+					t.Errorf("document lacks %q", k)
+				}
+			}
+		})
+	}
+}
+
+func TestRetryAfterHeader(t *testing.T) {
+	t.Parallel()
+	p := From(&graph.ResponseError{StatusCode: 503, RetryAfter: 1500 * time.Millisecond})
+	if got := p.RetryAfterHeader(); got != "2" {
+		t.Errorf("RetryAfterHeader() = %q, want 2 (rounded up)", got)
+	}
+	if got := *p.Doc.RetryAfter; got != 2 {
+		t.Errorf("retryAfterSeconds = %d, want 2", got)
+	}
+	if got := From(&graph.ResponseError{StatusCode: 503}).RetryAfterHeader(); got != "" {
+		t.Errorf("RetryAfterHeader() without Retry-After = %q", got)
+	}
+}

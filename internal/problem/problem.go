@@ -1,0 +1,224 @@
+// Package problem turns every error the program can meet into the HTTP
+// status and RFC 9457 problem document of CONTRACT.md §3. From is the one
+// function that maps errors to statuses; nothing else decides a status.
+//
+// A problem document never holds a secret value: messages are built here
+// from field paths, key and vault names, and dependency codes, and the only
+// dependency text passed through (Graph's message) was scrubbed of every
+// value sent by the graph client.
+package problem
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// ContentType is the media type of a problem document.
+const ContentType = "application/problem+json"
+
+// Document is an RFC 9457 problem document with the extensions of
+// CONTRACT.md §3.
+type Document struct {
+	Type       string       `json:"type"`
+	Title      string       `json:"title"`
+	Status     int          `json:"status"`
+	Detail     string       `json:"detail"`
+	Instance   string       `json:"instance,omitempty"`
+	Errors     []FieldError `json:"errors,omitempty"`
+	Dependency *Dependency  `json:"dependency,omitempty"`
+	RetryAfter *int         `json:"retryAfterSeconds,omitempty"`
+}
+
+// FieldError is one problem with one field of the request.
+type FieldError struct {
+	Field   string `json:"field"`
+	Message string `json:"message"`
+}
+
+// Dependency is what a dependency answered, when one did.
+type Dependency struct {
+	Service         string `json:"service"` // "graph", "keyVault", "managedIdentity"
+	Status          int    `json:"status,omitempty"`
+	Code            string `json:"code,omitempty"`
+	InnerCode       string `json:"innerCode,omitempty"`
+	RequestID       string `json:"requestId,omitempty"`
+	ClientRequestID string `json:"clientRequestId,omitempty"`
+	Vault           string `json:"vault,omitempty"`
+}
+
+// Problem is a mapped error: the status to answer with and the document.
+type Problem struct {
+	Status int
+	// RetryAfter is how long the caller should wait, when a dependency said.
+	RetryAfter time.Duration
+	Doc        Document
+}
+
+// Transient reports whether retrying the same request later may succeed: a
+// dependency was throttled or unavailable (503), or the failure is not
+// understood (500). Service Bus redelivers transient failures and settles
+// permanent ones (CONTRACT.md §4).
+func (p *Problem) Transient() bool {
+	return p.Status == 503 || p.Status == 500
+}
+
+// JSON renders the document.
+func (p *Problem) JSON() []byte {
+	b, err := json.Marshal(p.Doc)
+	if err != nil { // cannot happen: Document holds only strings and ints
+		return []byte(`{"title":"Internal error","status":500}`)
+	}
+	return b
+}
+
+// Error makes a Problem usable as an error (e.g. a failed outcome).
+func (p *Problem) Error() string {
+	return fmt.Sprintf("%d %s: %s", p.Status, p.Doc.Title, p.Doc.Detail)
+}
+
+// Fielded attaches the request fields an error concerns (e.g. every field that
+// referenced one Key Vault secret) so that the document lists one entry per
+// field.
+type Fielded struct {
+	Fields []string
+	Err    error
+}
+
+func (e *Fielded) Error() string {
+	return strings.Join(e.Fields, ", ") + ": " + e.Err.Error()
+}
+
+func (e *Fielded) Unwrap() error { return e.Err }
+
+// AtFields wraps err with the fields it concerns.
+func AtFields(err error, fields ...string) error {
+	if err == nil {
+		return nil
+	}
+	return &Fielded{Fields: fields, Err: err}
+}
+
+// Calling names the dependency an error came from when the error itself
+// cannot tell (a token or network failure on the way to it).
+type Calling struct {
+	Dependency string
+	Err        error
+}
+
+func (e *Calling) Error() string { return e.Dependency + ": " + e.Err.Error() }
+
+func (e *Calling) Unwrap() error { return e.Err }
+
+// During wraps err with the name of the dependency being called.
+func During(dependency string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return &Calling{Dependency: dependency, Err: err}
+}
+
+// New returns a problem with a status and detail of the caller's choosing,
+// for answers that are not errors of a dependency (e.g. a missing body).
+func New(status int, detail string, errs ...FieldError) *Problem {
+	return &Problem{Status: status, Doc: Document{
+		Type: typeFor(status), Title: titleFor(status), Status: status, Detail: detail, Errors: errs,
+	}}
+}
+
+// leaves flattens errors.Join trees.
+func leaves(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		var out []error
+		for _, e := range j.Unwrap() {
+			out = append(out, leaves(e)...)
+		}
+		return out
+	}
+	var f *Fielded
+	if errors.As(err, &f) {
+		if j, ok := f.Err.(interface{ Unwrap() []error }); ok {
+			var out []error
+			for _, e := range j.Unwrap() {
+				out = append(out, leaves(AtFields(e, f.Fields...))...)
+			}
+			return out
+		}
+	}
+	return []error{err}
+}
+
+// rank orders statuses when several failures happened: a failure that needs a
+// person's action outranks one that a retry could fix, so a message is not
+// redelivered in vain.
+func rank(status int) int {
+	switch status {
+	case 400:
+		return 7
+	case 403:
+		return 6
+	case 502:
+		return 5
+	case 422:
+		return 4
+	case 404:
+		return 3
+	case 503:
+		return 2
+	default:
+		return 1
+	}
+}
+
+func typeFor(status int) string {
+	switch status {
+	case 400:
+		return "urn:putsecrets:problem:invalid-request"
+	case 403:
+		return "urn:putsecrets:problem:refused-by-policy"
+	case 404:
+		return "urn:putsecrets:problem:service-principal-not-found"
+	case 422:
+		return "urn:putsecrets:problem:unprocessable-secret"
+	case 502:
+		return "urn:putsecrets:problem:identity-refused"
+	case 503:
+		return "urn:putsecrets:problem:dependency-unavailable"
+	default:
+		return "urn:putsecrets:problem:internal-error"
+	}
+}
+
+func titleFor(status int) string {
+	switch status {
+	case 400:
+		return "Invalid request"
+	case 403:
+		return "Refused by policy"
+	case 404:
+		return "Service principal not found"
+	case 422:
+		return "Secrets not accepted"
+	case 502:
+		return "A dependency refused the app's identity"
+	case 503:
+		return "A dependency is unavailable"
+	default:
+		return "Internal error"
+	}
+}
+
+// retryAfterSeconds rounds up to whole seconds, as Retry-After carries them.
+func retryAfterSeconds(d time.Duration) int {
+	return int((d + time.Second - 1) / time.Second)
+}
+
+// RetryAfterHeader returns the Retry-After header value, or "".
+func (p *Problem) RetryAfterHeader() string {
+	if p.RetryAfter <= 0 {
+		return ""
+	}
+	return fmt.Sprint(retryAfterSeconds(p.RetryAfter))
+}

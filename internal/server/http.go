@@ -1,0 +1,138 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/putsecrets/putsecrets/internal/envelope"
+	"github.com/putsecrets/putsecrets/internal/problem"
+	"github.com/putsecrets/putsecrets/internal/provision"
+)
+
+// handlePutSecrets serves the PutSecrets HTTP function. The handler always
+// answers the host with 200; the caller's status travels in Outputs.res.
+func handlePutSecrets(log *slog.Logger, svc Putter, timeout time.Duration) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		inv := invocationLog{function: FunctionHTTP, invocationID: r.Header.Get(envelope.InvocationIDHeader)}
+
+		raw, err := envelope.Read(r.Body)
+		var req *envelope.HTTPRequest
+		if err == nil {
+			req, err = envelope.DecodeHTTP(raw, bindingRequest)
+		}
+		if err != nil {
+			log.Error("unreadable invocation request", "function", FunctionHTTP, "invocationId", inv.invocationID, "error", err.Error())
+			p := problem.New(http.StatusInternalServerError, "the Functions host sent an invocation request this handler cannot read")
+			writeHTTPProblem(log, w, inv, p, start, nil)
+			return
+		}
+		if !req.HasBody {
+			p := problem.New(http.StatusBadRequest,
+				"no request body reached the function: send the JSON request document with a Content-Length header "+
+					"(the Functions host forwards no body for a chunked upload)",
+				problem.FieldError{Field: "", Message: "request body is missing"})
+			writeHTTPProblem(log, w, inv, p, start, nil)
+			return
+		}
+
+		ctx, cancel := context.WithTimeout(r.Context(), timeout)
+		defer cancel()
+		res, err := svc.Put(ctx, req.Body)
+		if err != nil {
+			writeHTTPProblem(log, w, inv, problem.From(err), start, res)
+			return
+		}
+		body, err := json.Marshal(res)
+		if err != nil {
+			writeHTTPProblem(log, w, inv, problem.New(http.StatusInternalServerError, "could not encode the answer"), start, res)
+			return
+		}
+		inv.log(log, start, http.StatusOK, res, nil)
+		out := envelope.HTTPOutput{StatusCode: http.StatusOK, Headers: jsonHeaders("application/json"), Body: string(body)}
+		writeAnswer(log, w, http.StatusOK, envelope.NewHTTPAnswer(bindingResponse, out, inv.summary(http.StatusOK, res, nil)))
+	})
+}
+
+func writeHTTPProblem(log *slog.Logger, w http.ResponseWriter, inv invocationLog, p *problem.Problem, start time.Time, res *provision.Result) {
+	inv.log(log, start, p.Status, res, p)
+	headers := jsonHeaders(problem.ContentType)
+	if ra := p.RetryAfterHeader(); ra != "" {
+		headers["Retry-After"] = ra
+	}
+	out := envelope.HTTPOutput{StatusCode: p.Status, Headers: headers, Body: string(p.JSON())}
+	writeAnswer(log, w, http.StatusOK, envelope.NewHTTPAnswer(bindingResponse, out, inv.summary(p.Status, res, p)))
+}
+
+func jsonHeaders(contentType string) map[string]string {
+	return map[string]string{"Content-Type": contentType, "Cache-Control": "no-store"}
+}
+
+func writeAnswer(log *slog.Logger, w http.ResponseWriter, status int, a envelope.Answer) {
+	if err := envelope.Write(w, status, a); err != nil {
+		log.Error("answer to the Functions host failed", "error", err.Error())
+	}
+}
+
+// invocationLog carries the identifiers of one invocation for its log line.
+type invocationLog struct {
+	function      string
+	invocationID  string
+	messageID     string
+	deliveryCount int
+}
+
+// log writes the one line per invocation outcome of CONTRACT.md §7.
+func (inv invocationLog) log(log *slog.Logger, start time.Time, status int, res *provision.Result, p *problem.Problem, extra ...any) {
+	attrs := []any{
+		"function", inv.function,
+		"invocationId", inv.invocationID,
+		"status", status,
+		"durationMs", time.Since(start).Milliseconds(),
+	}
+	if inv.messageID != "" || inv.function == FunctionQueue {
+		attrs = append(attrs, "messageId", inv.messageID, "deliveryCount", inv.deliveryCount)
+	}
+	if res != nil {
+		attrs = append(attrs, "servicePrincipalId", res.ServicePrincipalID, "keys", res.Keys,
+			"apiVersion", res.APIVersion, "graphRequestId", res.GraphRequestID)
+		if res.Status != "" {
+			attrs = append(attrs, "outcome", res.Status)
+		}
+	}
+	attrs = append(attrs, extra...)
+	if p != nil {
+		attrs = append(attrs, "outcome", "failed", "problem", p.Doc.Type, "detail", p.Doc.Detail)
+		if p.Doc.Dependency != nil {
+			attrs = append(attrs, "dependency", p.Doc.Dependency.Service, "dependencyStatus", p.Doc.Dependency.Status,
+				"dependencyCode", p.Doc.Dependency.Code, "dependencyRequestId", p.Doc.Dependency.RequestID)
+		}
+		log.Warn("invocation failed", attrs...)
+		return
+	}
+	log.Info("invocation succeeded", attrs...)
+}
+
+// summary is the one line returned in the answer's Logs, which the host
+// forwards to Application Insights.
+func (inv invocationLog) summary(status int, res *provision.Result, p *problem.Problem) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s %d", inv.function, status)
+	if res != nil && res.ServicePrincipalID != "" {
+		fmt.Fprintf(&b, " servicePrincipal=%s keys=%s", res.ServicePrincipalID, strings.Join(res.Keys, ","))
+		if res.GraphRequestID != "" {
+			fmt.Fprintf(&b, " graphRequestId=%s", res.GraphRequestID)
+		}
+	}
+	if p != nil {
+		fmt.Fprintf(&b, ": %s", p.Doc.Detail)
+	} else if res != nil {
+		fmt.Fprintf(&b, ": %s", res.Status)
+	}
+	return b.String()
+}

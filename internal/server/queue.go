@@ -1,0 +1,58 @@
+package server
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/putsecrets/putsecrets/internal/envelope"
+	"github.com/putsecrets/putsecrets/internal/queue"
+)
+
+// handlePutSecretsFromQueue serves the Service Bus function. A 2xx answer
+// lets the host complete the message; any other fails the invocation, so the
+// host abandons it and Service Bus redelivers it, dead-lettering it after
+// MaxDeliveryCount (CONTRACT.md §4).
+func handlePutSecretsFromQueue(log *slog.Logger, proc *queue.Processor, timeout time.Duration) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		inv := invocationLog{function: FunctionQueue, invocationID: r.Header.Get(envelope.InvocationIDHeader)}
+
+		raw, err := envelope.Read(r.Body)
+		var msg *envelope.Message
+		if err == nil {
+			msg, err = envelope.DecodeMessage(raw, bindingMessage)
+		}
+		if err != nil {
+			log.Error("unreadable invocation request", "function", FunctionQueue, "invocationId", inv.invocationID, "error", err.Error())
+			writeAnswer(log, w, http.StatusInternalServerError, envelope.Answer{
+				Logs: []string{"the Functions host sent an invocation request this handler cannot read"}})
+			return
+		}
+		inv.messageID, inv.deliveryCount = msg.MessageID, msg.DeliveryCount
+
+		ctx, cancel := context.WithTimeout(r.Context(), timeout)
+		defer cancel()
+		d := proc.Process(ctx, queue.Message{
+			Body: msg.Body, MessageID: msg.MessageID, CorrelationID: msg.CorrelationID, ReplyTo: msg.ReplyTo,
+			ReplyToSessionID: msg.ReplyToSessionID, SessionID: msg.SessionID, DeliveryCount: msg.DeliveryCount,
+		})
+
+		status := http.StatusOK
+		if d.Problem != nil {
+			status = d.Problem.Status
+		}
+		extra := []any{"settlement", string(d.Settle)}
+		if len(msg.Shadowed) > 0 {
+			extra = append(extra, "shadowedProperties", msg.Shadowed)
+		}
+		inv.log(log, start, status, d.Result, d.Problem, extra...)
+		answer := envelope.Answer{Logs: []string{inv.summary(status, d.Result, d.Problem)}}
+		if d.Settle == queue.Complete {
+			writeAnswer(log, w, http.StatusOK, answer)
+			return
+		}
+		writeAnswer(log, w, http.StatusInternalServerError, answer)
+	})
+}

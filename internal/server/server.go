@@ -1,0 +1,61 @@
+// Package server is the custom handler's HTTP surface: the routes the Azure
+// Functions host calls (CONTRACT.md §1). addRoutes lists all of it.
+package server
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/putsecrets/putsecrets/internal/provision"
+	"github.com/putsecrets/putsecrets/internal/queue"
+)
+
+// Putter does the work for one request document.
+type Putter interface {
+	Put(ctx context.Context, body []byte) (*provision.Result, error)
+}
+
+// Function names: the folder names, which are also the host's paths.
+const (
+	FunctionHTTP  = "PutSecrets"
+	FunctionQueue = "PutSecretsFromQueue"
+)
+
+// Binding names from the function.json files.
+const (
+	bindingRequest  = "req"
+	bindingResponse = "res"
+	bindingMessage  = "message"
+)
+
+// Options are the server's dependencies.
+type Options struct {
+	Logger  *slog.Logger
+	Service Putter
+	Queue   *queue.Processor
+	// InvocationTimeout bounds each invocation.
+	InvocationTimeout time.Duration
+}
+
+// New returns the handler's http.Handler.
+func New(o Options) http.Handler {
+	mux := http.NewServeMux()
+	addRoutes(mux, o)
+	return mux
+}
+
+func addRoutes(mux *http.ServeMux, o Options) {
+	mux.Handle("GET /{$}", handleReady())
+	mux.Handle("POST /"+FunctionHTTP, recoverHTTP(o.Logger, handlePutSecrets(o.Logger, o.Service, o.InvocationTimeout)))
+	mux.Handle("POST /"+FunctionQueue, recoverQueue(o.Logger, handlePutSecretsFromQueue(o.Logger, o.Queue, o.InvocationTimeout)))
+}
+
+// handleReady answers the host's readiness probe and its periodic pings.
+func handleReady() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"status":"ready"}`))
+	})
+}

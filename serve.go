@@ -1,0 +1,130 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/security/keyvault/azsecrets"
+
+	"github.com/putsecrets/putsecrets/internal/config"
+	"github.com/putsecrets/putsecrets/internal/credential"
+	"github.com/putsecrets/putsecrets/internal/graph"
+	"github.com/putsecrets/putsecrets/internal/provision"
+	"github.com/putsecrets/putsecrets/internal/queue"
+	"github.com/putsecrets/putsecrets/internal/request"
+	"github.com/putsecrets/putsecrets/internal/server"
+	"github.com/putsecrets/putsecrets/internal/vault"
+)
+
+// serve runs the custom handler until ctx ends, then drains in-flight
+// invocations. It listens before doing anything that could be slow: the host
+// polls for readiness for 30 s, and no network I/O happens before listening
+// (clients are built without any; the first token and secret fetches happen
+// on first use).
+func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
+	log := slog.New(slog.NewJSONHandler(stdout, nil))
+	cfg, err := config.Load(getenv, readHostJSON())
+	if err != nil {
+		return fmt.Errorf("refusing to start: %w", err)
+	}
+	ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", cfg.Port))
+	if err != nil {
+		return fmt.Errorf("listen on 127.0.0.1:%s (FUNCTIONS_CUSTOMHANDLER_PORT): %w", cfg.Port, err)
+	}
+	svc, kind, err := newService(cfg, getenv)
+	if err != nil {
+		_ = ln.Close()
+		return err
+	}
+	srv := &http.Server{
+		Handler: server.New(server.Options{
+			Logger: log, Service: svc, Queue: queue.NewProcessor(svc), InvocationTimeout: cfg.InvocationTimeout,
+		}),
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	log.Info("handler listening", "address", ln.Addr().String(), "cloud", cfg.Cloud.Name, "credential", string(kind),
+		"allowedVaults", cfg.AllowedVaults, "graphApiVersion", cfg.GraphAPIVersion,
+		"invocationTimeout", cfg.InvocationTimeout.String())
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: draining in-flight invocations")
+	drain, cancel := context.WithTimeout(context.Background(), cfg.InvocationTimeout)
+	defer cancel()
+	if err := srv.Shutdown(drain); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serve: %w", err)
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// readHostJSON reads host.json beside the executable (the function app's
+// root), else in the working directory; nil when there is none.
+func readHostJSON() []byte {
+	var dirs []string
+	if exe, err := os.Executable(); err == nil {
+		dirs = append(dirs, filepath.Dir(exe))
+	}
+	dirs = append(dirs, ".")
+	for _, d := range dirs {
+		if b, err := os.ReadFile(filepath.Join(d, "host.json")); err == nil {
+			return b
+		}
+	}
+	return nil
+}
+
+// policyFor is the request policy the settings define; the functions and the
+// commands validate against the same one.
+func policyFor(cfg *config.Config) *request.Policy {
+	p := &request.Policy{
+		KeyVaultSuffix:          cfg.Cloud.KeyVaultSuffix,
+		AllowedVaults:           make(map[string]bool, len(cfg.AllowedVaults)),
+		AllowLiteralCredentials: cfg.AllowLiteralCredentials,
+		DefaultAPIVersion:       cfg.GraphAPIVersion,
+	}
+	for _, h := range cfg.AllowedVaults {
+		p.AllowedVaults[h] = true
+	}
+	if len(cfg.AllowedServicePrincipals) > 0 {
+		p.AllowedServicePrincipals = make(map[string]bool, len(cfg.AllowedServicePrincipals))
+		for _, id := range cfg.AllowedServicePrincipals {
+			p.AllowedServicePrincipals[id] = true
+		}
+	}
+	return p
+}
+
+// newService builds the credential and the Azure clients, once, without
+// network I/O.
+func newService(cfg *config.Config, getenv func(string) string) (*provision.Service, credential.Kind, error) {
+	cred, kind, err := credential.New(getenv, cfg.Cloud, cfg.ClientID)
+	if err != nil {
+		return nil, "", err
+	}
+	clientOptions := azcore.ClientOptions{Cloud: cfg.Cloud.SDK}
+	resolver := vault.New(cred, &vault.Options{ClientOptions: &azsecrets.ClientOptions{ClientOptions: clientOptions}})
+	g, err := graph.NewClient(cfg.Cloud.Graph, cred, &graph.ClientOptions{ClientOptions: clientOptions})
+	if err != nil {
+		return nil, "", fmt.Errorf("graph client: %w", err)
+	}
+	return provision.New(policyFor(cfg), resolver, g), kind, nil
+}

@@ -1,0 +1,71 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/putsecrets/putsecrets/internal/config"
+	"github.com/putsecrets/putsecrets/internal/request"
+)
+
+// runValidate checks a request document offline, with the functions' own
+// validator and settings, printing every problem. Exit status 0 when valid.
+func runValidate(args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("validate", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	file := fs.String("file", "-", "request document to check (- for standard input)")
+	if err := fs.Parse(args); err != nil {
+		return usageError{err.Error()}
+	}
+	cfg, err := config.Load(getenv, nil)
+	if err != nil {
+		return err
+	}
+	body, err := readDocument(*file)
+	if err != nil {
+		return err
+	}
+	req, err := request.Parse(body, policyFor(cfg))
+	var reqErr *request.Error
+	if errors.As(err, &reqErr) {
+		for _, p := range reqErr.Problems {
+			field := p.Field
+			if field == "" {
+				field = "(document)"
+			}
+			fmt.Fprintf(stdout, "%s: %s\n", field, p.Message)
+		}
+		return fmt.Errorf("%s: %d problem(s)", *file, len(reqErr.Problems))
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%s: valid: service principal %s, %d secret(s), Graph %s", *file, req.ServicePrincipalID, len(req.Secrets), req.APIVersion)
+	if req.DryRun {
+		fmt.Fprint(stdout, ", dry run")
+	}
+	fmt.Fprintln(stdout)
+	return nil
+}
+
+// readDocument reads a request document from a file, or stdin for "-",
+// refusing anything over the contract's size limit.
+func readDocument(path string) ([]byte, error) {
+	var r io.Reader = os.Stdin
+	if path != "-" {
+		f, err := os.Open(path)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		r = f
+	}
+	b, err := io.ReadAll(io.LimitReader(r, request.MaxBodyBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	return b, nil
+}
