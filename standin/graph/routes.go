@@ -17,8 +17,10 @@ import (
 // lower-cased path. Synchronization routes go through s.sp, which checks the
 // version and service principal and plays scripted responses.
 //
-// To add the job endpoints, write their handlers in their own file and list
-// them here, e.g.
+// To add the job endpoints, write their handlers in their own file (readJSON
+// decodes an action's body, writeError and writeSyncError answer Graph's and
+// the synchronization service's errors, callOf(r).spID and .version are
+// set) and list them here, e.g.
 //
 //	mux.Handle("POST /{version}/serviceprincipals/{id}/synchronization/jobs/validatecredentials", s.sp(s.validateCredentials))
 //	mux.Handle("POST /{version}/serviceprincipals/{id}/synchronization/jobs/{job}/start", s.sp(s.startJob))

@@ -62,11 +62,8 @@ func parseSecrets(contentType string, body []byte) (kvs []KeyValue, status int, 
 	bad := func(m string) ([]KeyValue, int, string, string) {
 		return nil, http.StatusBadRequest, "BadRequest", m
 	}
-	if mt, _, err := mime.ParseMediaType(contentType); err != nil || mt != "application/json" {
-		return bad(msgUnreadable)
-	}
 	var top map[string]json.RawMessage
-	if err := strictUnmarshal(body, &top); err != nil || top == nil {
+	if !decodeJSON(contentType, body, &top) || top == nil {
 		return bad(msgUnreadable)
 	}
 	for k := range top {
@@ -119,6 +116,26 @@ func parseSecrets(contentType string, body []byte) (kvs []KeyValue, status int, 
 		kvs = append(kvs, KeyValue{Key: key, Value: value})
 	}
 	return kvs, 0, "", ""
+}
+
+// readJSON decodes the request body of an action (validateCredentials,
+// restart, …) into v as Graph reads JSON payloads. When the Content-Type is
+// not application/json or the body is not one JSON value it answers 400 with
+// Graph's message and returns false.
+func readJSON(w http.ResponseWriter, r *http.Request, v any) bool {
+	c := callOf(r)
+	if !decodeJSON(r.Header.Get("Content-Type"), c.body, v) {
+		writeError(w, c, http.StatusBadRequest, "BadRequest", msgUnreadable)
+		return false
+	}
+	return true
+}
+
+// decodeJSON reports whether contentType is application/json (parameters
+// allowed) and body decodes into v as exactly one JSON value.
+func decodeJSON(contentType string, body []byte, v any) bool {
+	mt, _, err := mime.ParseMediaType(contentType)
+	return err == nil && mt == "application/json" && strictUnmarshal(body, v) == nil
 }
 
 // strictUnmarshal decodes exactly one JSON value.
