@@ -1,0 +1,105 @@
+// Package wire holds the small pieces every stand-in shares: random
+// identifiers in the formats Azure uses, JSON writing without HTML escaping,
+// and waiting that gives up when the request or the server goes away.
+package wire
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// UUID returns a random version 4 UUID in lower-case 8-4-4-4-12 form.
+func UUID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+).
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}
+
+// Hex returns n random bytes as lower-case hex (2n characters).
+func Hex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// Marshal encodes v as compact JSON without escaping <, > and &, as the .NET
+// and Azure services do.
+func Marshal(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+}
+
+// WriteJSON writes status and v as the body with the given content type.
+// Write errors are ignored: the peer has gone and the stand-in records the
+// status it meant to send.
+func WriteJSON(w http.ResponseWriter, status int, contentType string, v any) {
+	body, err := Marshal(v)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", contentType)
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}
+
+// Wait blocks for d, or until ctx is done or stop is closed. It reports
+// whether the full duration elapsed.
+func Wait(ctx context.Context, stop <-chan struct{}, d time.Duration) bool {
+	if d <= 0 {
+		return true
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	case <-stop:
+		return false
+	}
+}
+
+// Reset closes the client's connection without an HTTP answer, the way a
+// load balancer drops a connection. It hijacks the connection when it can
+// and otherwise aborts the handler.
+func Reset(w http.ResponseWriter) {
+	rc := http.NewResponseController(w)
+	conn, _, err := rc.Hijack()
+	if err != nil {
+		panic(http.ErrAbortHandler)
+	}
+	raw := conn
+	if tc, ok := conn.(interface{ NetConn() net.Conn }); ok { // *tls.Conn
+		raw = tc.NetConn()
+	}
+	if tc, ok := raw.(*net.TCPConn); ok {
+		_ = tc.SetLinger(0) // RST rather than FIN, like a dropped connection.
+	}
+	_ = raw.Close()
+}
+
+// HostOnly strips a port from a Host header value and lower-cases it.
+func HostOnly(hostport string) string {
+	h := hostport
+	if host, _, err := net.SplitHostPort(hostport); err == nil {
+		h = host
+	}
+	return strings.ToLower(h)
+}
