@@ -552,8 +552,12 @@ function pump(sub) {
             break;
         }
     }
+    // A receiver asking to drain (azservicebus v1.11.0 never does) gets its spare credit used up.
     for (const c of sub.consumers) {
-        if (!c.closed && c.link._draining && c.link.credit > 0 && !nextAvailable(c)) c.link.set_drained(true);
+        if (!c.closed && c.link._draining && c.link.credit > 0 && !nextAvailable(c)) {
+            c.link.set_drained(true);
+            c.link.connection._register();
+        }
     }
 }
 
@@ -570,6 +574,13 @@ function removeConsumer(c, reason) {
     // lock expiring (delivery count + 1); on a session the count is left alone, as Service Bus does
     // when a session lock is released.
     for (const m of Array.from(c.unsettled)) {
+        // the link is gone: no disposition will come, so let rhea free the delivery
+        const d = m.lock && m.lock.delivery;
+        if (d) {
+            d.sbMessage = undefined;
+            d.settled = true;
+            d.remote_settled = true;
+        }
         q.stats.lockLost++;
         unlock(m, c.sessionId === null);
     }
@@ -809,14 +820,27 @@ container.on('message', (ctx) => {
     try {
         if (address === '$cbs') return answerCbs(link, ctx.message, delivery);
         if (typeof address === 'string' && address.endsWith(MGMT_SUFFIX)) return answerManagement(link, ctx.message, delivery, address);
-        acceptSend(link, ctx.message, delivery, address);
+        acceptSend(link, ctx, delivery, address);
     } catch (e) {
         log(`error handling a message to ${address}: ${e.stack || e}`);
         delivery.reject({ condition: 'amqp:internal-error', description: `sbbroker: ${e.message}` });
     }
 });
 
-function acceptSend(link, msg, delivery, address) {
+const BATCH_FORMAT = 0x80013700; // Service Bus batch: each data section holds one encoded message
+
+// batchParts returns the encoded messages inside a batch envelope.
+function batchParts(envelope) {
+    const reader = new types.Reader(envelope);
+    const parts = [];
+    while (reader.remaining()) {
+        const s = reader.read();
+        if (sectionCode(s.descriptor) === SECTION.data) parts.push(Buffer.from(s.value));
+    }
+    return parts;
+}
+
+function acceptSend(link, ctx, delivery, address) {
     const parsed = parseAddress(address);
     const q = getQueue(parsed.queue, state.autoCreateQueues);
     if (!q) return delivery.reject({ condition: 'amqp:not-found', description: `The messaging entity '${address}' could not be found.` });
@@ -826,18 +850,30 @@ function acceptSend(link, msg, delivery, address) {
         debug(`send to ${q.name} refused by injected fault ${fault.condition}`);
         return delivery.reject({ condition: fault.condition, description: fault.description });
     }
-    const m = parseIncoming(msg.__raw);
-    if (q.requiresSession && sessionIdOf(m) === null) {
+    let raws;
+    if (ctx.format === undefined || ctx.format === 0) {
+        raws = [ctx.message.__raw];
+    } else if (ctx.format === BATCH_FORMAT) {
+        raws = batchParts(ctx.message);
+    } else {
+        q.stats.rejectedSends++;
+        return delivery.reject({ condition: 'amqp:not-implemented', description: `sbbroker: unknown message format ${ctx.format}` });
+    }
+    const msgs = raws.map(parseIncoming);
+    if (q.requiresSession && msgs.some((m) => sessionIdOf(m) === null)) {
         q.stats.rejectedSends++;
         return delivery.reject({
             condition: 'amqp:not-allowed',
             description: 'The SessionId was not set on a message, and it cannot be sent to the entity. Entities that have session support enabled can only receive messages that have the SessionId set to a valid value.',
         });
     }
-    enqueue(q.active, m);
-    q.stats.received++;
+    const now = Date.now();
+    for (const m of msgs) {
+        enqueue(q.active, m, now);
+        q.stats.received++;
+        debug(`enqueued #${m.sequenceNumber} on ${q.name}`);
+    }
     delivery.accept();
-    debug(`enqueued #${m.sequenceNumber} on ${q.name}`);
     offerSessions(q);
     schedulePump();
 }

@@ -932,3 +932,60 @@ func TestClientClose(t *testing.T) {
 		t.Errorf("redelivery: MessageID %q DeliveryCount %d, want held-1 and 2", again.MessageID, again.DeliveryCount)
 	}
 }
+
+// TestManyDeliveriesOnOneLink pushes more deliveries through one receiver than rhea's
+// per-session delivery buffer holds (2048), so settled deliveries must be freed.
+func TestManyDeliveriesOnOneLink(t *testing.T) {
+	b := sbbroker.Start(t)
+	c := newClient(t, b)
+	ctx := testContext(t)
+	const total = 2600
+	b.CreateQueue("bulk", sbbroker.QueueOptions{})
+	s, err := c.NewSender("bulk", nil)
+	if err != nil {
+		t.Fatalf("NewSender: %v", err)
+	}
+	defer s.Close(ctx)
+	for sent := 0; sent < total; {
+		batch, err := s.NewMessageBatch(ctx, nil)
+		if err != nil {
+			t.Fatalf("NewMessageBatch: %v", err)
+		}
+		for ; sent < total; sent++ {
+			err := batch.AddMessage(&azservicebus.Message{Body: []byte(fmt.Sprintf("m-%d", sent))}, nil)
+			if errors.Is(err, azservicebus.ErrMessageTooLarge) {
+				break
+			}
+			if err != nil {
+				t.Fatalf("AddMessage: %v", err)
+			}
+		}
+		if err := s.SendMessageBatch(ctx, batch, nil); err != nil {
+			t.Fatalf("SendMessageBatch: %v", err)
+		}
+	}
+	if n := b.Queue("bulk").ActiveMessageCount; n != total {
+		t.Fatalf("queue holds %d messages, want %d", n, total)
+	}
+	r, err := c.NewReceiverForQueue("bulk", nil)
+	if err != nil {
+		t.Fatalf("NewReceiverForQueue: %v", err)
+	}
+	defer r.Close(ctx)
+	seen := map[string]bool{}
+	for len(seen) < total {
+		msgs, err := r.ReceiveMessages(ctx, 50, nil)
+		if err != nil {
+			t.Fatalf("ReceiveMessages after %d: %v", len(seen), err)
+		}
+		for _, m := range msgs {
+			seen[string(m.Body)] = true
+			if err := r.CompleteMessage(ctx, m, nil); err != nil {
+				t.Fatalf("CompleteMessage: %v", err)
+			}
+		}
+	}
+	if n := b.Queue("bulk").ActiveMessageCount; n != 0 {
+		t.Errorf("queue holds %d messages after completing all, want 0", n)
+	}
+}
