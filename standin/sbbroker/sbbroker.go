@@ -16,7 +16,6 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -260,19 +259,42 @@ func StartProcess(ctx context.Context) (*Broker, error) {
 	return b, nil
 }
 
+// brokerDir finds broker.js: $SBBROKER_DIR, else the directory of this source file, else (for
+// binaries built with -trimpath) standin/sbbroker under the module root above the working
+// directory.
 func brokerDir() (string, error) {
 	if d := os.Getenv("SBBROKER_DIR"); d != "" {
 		return d, nil
 	}
-	_, file, _, ok := runtime.Caller(0)
-	if !ok {
-		return "", errors.New("sbbroker: cannot locate broker.js; set SBBROKER_DIR")
+	var tried []string
+	if _, file, _, ok := runtime.Caller(0); ok {
+		dir := filepath.Dir(file)
+		if hasBroker(dir) {
+			return dir, nil
+		}
+		tried = append(tried, dir)
 	}
-	dir := filepath.Dir(file)
-	if _, err := os.Stat(filepath.Join(dir, "broker.js")); err != nil {
-		return "", fmt.Errorf("sbbroker: no broker.js in %s; set SBBROKER_DIR", dir)
+	if wd, err := os.Getwd(); err == nil {
+		for d := wd; ; d = filepath.Dir(d) {
+			if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
+				dir := filepath.Join(d, "standin", "sbbroker")
+				if hasBroker(dir) {
+					return dir, nil
+				}
+				tried = append(tried, dir)
+				break
+			}
+			if filepath.Dir(d) == d {
+				break
+			}
+		}
 	}
-	return dir, nil
+	return "", fmt.Errorf("sbbroker: no broker.js in %s; set SBBROKER_DIR", strings.Join(tried, " or "))
+}
+
+func hasBroker(dir string) bool {
+	_, err := os.Stat(filepath.Join(dir, "broker.js"))
+	return err == nil
 }
 
 // Close stops the broker. It is safe to call more than once.
