@@ -23,18 +23,23 @@ package: build
 	$(GO) run ./internal/tools/zipdir -o $(ZIP) $(BIN) host.json $(FUNCTIONS)
 	@echo "wrote $(ZIP)"
 
-demo: build
-	$(GO) run ./standin/cmd/demo -handler ./$(BIN) -app .
+# The demo runs a native build (bin/handler) so it works on any machine Go runs on.
+demo:
+	$(GO) build -o bin/handler .
+	$(GO) run ./standin/cmd/demo -handler bin/handler -app .
 
 lint:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$unformatted" ]; then echo "gofmt -l lists:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
 
-test-go:
+test-go: sbbroker-deps
 	$(GO) test $(TEST_FLAGS) ./...
 
 test: lint test-go
 
 clean:
 	rm -rf $(BIN) dist
+
+# Fragments define their own targets; included last so that `all` stays the default goal.
+include standin/sbbroker/sbbroker.mk

@@ -98,9 +98,11 @@ func (inv invocationLog) log(log *slog.Logger, start time.Time, status int, res 
 	if inv.messageID != "" || inv.function == FunctionQueue {
 		attrs = append(attrs, "messageId", inv.messageID, "deliveryCount", inv.deliveryCount)
 	}
-	if res != nil {
-		attrs = append(attrs, "servicePrincipalId", res.ServicePrincipalID, "keys", res.Keys,
-			"apiVersion", res.APIVersion, "graphRequestId", res.GraphRequestID)
+	if res != nil && res.ServicePrincipalID != "" { // empty when the request did not parse
+		attrs = append(attrs, "servicePrincipalId", res.ServicePrincipalID, "keys", res.Keys, "apiVersion", res.APIVersion)
+		if res.GraphRequestID != "" {
+			attrs = append(attrs, "graphRequestId", res.GraphRequestID)
+		}
 		if res.Status != "" {
 			attrs = append(attrs, "outcome", res.Status)
 		}
