@@ -116,7 +116,7 @@ func Load(getenv func(string) string, hostJSON []byte) (*Config, error) {
 		c.Port = get(SettingHTTPWorkerPort)
 	}
 	if c.Port != "" {
-		if n, err := strconv.Atoi(c.Port); err != nil || n < 1 || n > 65535 {
+		if n, err := strconv.Atoi(c.Port); err != nil || n < 0 || n > 65535 { // 0: any free port (tests)
 			bad(SettingPort, "%q is not a TCP port", c.Port)
 		}
 	}
