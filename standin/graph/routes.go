@@ -95,6 +95,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	c.idx = len(s.calls)
 	s.calls = append(s.calls, rec)
 	s.mu.Unlock()
+	s.changed.Broadcast()
 
 	sw := &statusWriter{ResponseWriter: w}
 	h := w.Header()
@@ -106,7 +107,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer func() {
 		s.mu.Lock()
 		s.calls[c.idx].Status = sw.status
+		s.calls[c.idx].Done = true
 		s.mu.Unlock()
+		s.changed.Broadcast()
 	}()
 
 	if !servedHost(host) {

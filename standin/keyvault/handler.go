@@ -50,14 +50,15 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
 	x.idx = len(s.requests)
 	s.requests = append(s.requests, rec)
 	s.mu.Unlock()
+	s.changed.Broadcast()
 
-	s.setStatus(x, s.serve(x, &rec))
-}
+	status := s.serve(x, &rec)
 
-func (s *Server) setStatus(x *exchange, status int) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	s.requests[x.idx].Status = status
+	s.requests[x.idx].Done = true
+	s.mu.Unlock()
+	s.changed.Broadcast()
 }
 
 // serve answers the exchange and returns the status sent (0 for none).

@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -102,4 +103,48 @@ func HostOnly(hostport string) string {
 		h = host
 	}
 	return strings.ToLower(h)
+}
+
+// Signal wakes every waiter when something changed: C returns a channel
+// that Broadcast closes. Take the channel before checking the condition so
+// that no change is missed.
+type Signal struct {
+	mu sync.Mutex
+	ch chan struct{}
+}
+
+// C returns the channel the next Broadcast closes.
+func (s *Signal) C() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ch == nil {
+		s.ch = make(chan struct{})
+	}
+	return s.ch
+}
+
+// Broadcast wakes every waiter.
+func (s *Signal) Broadcast() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ch != nil {
+		close(s.ch)
+		s.ch = nil
+	}
+}
+
+// Await blocks until cond returns true, re-checking it after every
+// Broadcast, or until ctx ends.
+func Await[T any](ctx context.Context, s *Signal, snapshot func() T, cond func(T) bool) error {
+	for {
+		ch := s.C()
+		if cond(snapshot()) {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 }
