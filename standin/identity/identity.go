@@ -270,10 +270,16 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
 	s.mu.Unlock()
 	s.changed.Broadcast()
 
-	status := s.answer(w, r, rec, fault, lifetime, requireID)
+	// The status is recorded before it is written, so that it is visible
+	// once the client has its answer; Done follows when the handler ends.
+	sw := &wire.StatusWriter{ResponseWriter: w, OnStatus: func(code int) {
+		s.mu.Lock()
+		s.requests[idx].Status = code
+		s.mu.Unlock()
+	}}
+	s.answer(sw, r, rec, fault, lifetime, requireID)
 
 	s.mu.Lock()
-	s.requests[idx].Status = status
 	s.requests[idx].Done = true
 	s.mu.Unlock()
 	s.changed.Broadcast()

@@ -52,10 +52,16 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
 	s.mu.Unlock()
 	s.changed.Broadcast()
 
-	status := s.serve(x, &rec)
+	// The status is recorded before it is written, so that it is visible
+	// once the client has its answer; Done follows when the handler ends.
+	x.w = &wire.StatusWriter{ResponseWriter: w, OnStatus: func(code int) {
+		s.mu.Lock()
+		s.requests[x.idx].Status = code
+		s.mu.Unlock()
+	}}
+	s.serve(x, &rec)
 
 	s.mu.Lock()
-	s.requests[x.idx].Status = status
 	s.requests[x.idx].Done = true
 	s.mu.Unlock()
 	s.changed.Broadcast()

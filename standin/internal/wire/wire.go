@@ -148,3 +148,32 @@ func Await[T any](ctx context.Context, s *Signal, snapshot func() T, cond func(T
 		}
 	}
 }
+
+// StatusWriter calls OnStatus with the status before it is written, so that
+// a stand-in's record shows the status before the client can see the
+// answer. Unwrap keeps Hijack reachable through http.ResponseController.
+type StatusWriter struct {
+	http.ResponseWriter
+	OnStatus func(int)
+	written  bool
+}
+
+// WriteHeader records and writes the status.
+func (w *StatusWriter) WriteHeader(code int) {
+	if !w.written {
+		w.written = true
+		w.OnStatus(code)
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+// Write writes the body, with status 200 if none was written.
+func (w *StatusWriter) Write(b []byte) (int, error) {
+	if !w.written {
+		w.WriteHeader(http.StatusOK)
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Unwrap returns the wrapped writer.
+func (w *StatusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

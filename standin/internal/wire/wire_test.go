@@ -2,7 +2,10 @@ package wire
 
 import (
 	"context"
+	"net/http"
+	"net/http/httptest"
 	"regexp"
+	"slices"
 	"testing"
 	"time"
 )
@@ -72,5 +75,36 @@ func TestWait(t *testing.T) {
 	close(stop)
 	if Wait(context.Background(), stop, time.Hour) {
 		t.Error("Wait with a closed stop channel = true")
+	}
+}
+
+func TestStatusWriter(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name  string
+		write func(w http.ResponseWriter)
+		want  []int
+	}{
+		{"explicit", func(w http.ResponseWriter) { w.WriteHeader(429); _, _ = w.Write([]byte("x")) }, []int{429}},
+		{"implicit 200", func(w http.ResponseWriter) { _, _ = w.Write([]byte("x")) }, []int{200}},
+		{"twice", func(w http.ResponseWriter) { w.WriteHeader(204); w.WriteHeader(500) }, []int{204}},
+		{"nothing", func(http.ResponseWriter) {}, nil},
+	}
+	for _, tt := range tests {
+		rec := httptest.NewRecorder()
+		var got []int
+		sw := &StatusWriter{ResponseWriter: rec, OnStatus: func(code int) {
+			if rec.Code != 200 || rec.Flushed || rec.Body.Len() != 0 {
+				t.Errorf("%s: OnStatus(%d) after the answer started", tt.name, code)
+			}
+			got = append(got, code)
+		}}
+		tt.write(sw)
+		if !slices.Equal(got, tt.want) {
+			t.Errorf("%s: OnStatus calls %v, want %v", tt.name, got, tt.want)
+		}
+		if sw.Unwrap() != rec {
+			t.Errorf("%s: Unwrap lost the writer", tt.name)
+		}
 	}
 }
