@@ -15,6 +15,7 @@
 package graph
 
 import (
+	"context"
 	"crypto/tls"
 	"encoding/json"
 	"fmt"
@@ -69,6 +70,8 @@ type Call struct {
 	// Status is the status answered (0 when the connection was dropped or
 	// the client left during a delay).
 	Status int
+	// Done reports that the stand-in has finished with the request.
+	Done bool
 }
 
 // KeyValue is one synchronizationSecretKeyStringValuePair.
@@ -112,6 +115,7 @@ type Server struct {
 	sps     map[string]*servicePrincipal // by lower-case ID
 	scripts map[string][]Response        // by lower-case ID
 	calls   []Call
+	changed wire.Signal
 	ln      net.Listener
 	srv     *http.Server
 	done    chan struct{}
@@ -217,6 +221,13 @@ func (s *Server) Calls() []Call {
 		out[i] = c
 	}
 	return out
+}
+
+// Await blocks until cond holds for the calls received so far (re-checked
+// whenever one arrives or finishes) or ctx ends. Tests use it to act while
+// a call is in flight, without sleeping.
+func (s *Server) Await(ctx context.Context, cond func([]Call) bool) error {
+	return wire.Await(ctx, &s.changed, s.Calls, cond)
 }
 
 // Saved returns the secrets of the last successful PUT for the service

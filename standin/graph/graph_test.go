@@ -248,7 +248,7 @@ func TestPutSecretsThroughPipeline(t *testing.T) {
 					checkInner(t, re.RawResponse, tt.wantInner)
 				}
 			}
-			calls := r.g.Calls()
+			calls := allDone(t, r.g)
 			if diff := cmp.Diff(tt.wantCalls, statuses(calls)); diff != "" {
 				t.Errorf("call statuses (-want +got):\n%s", diff)
 			}
@@ -440,6 +440,27 @@ func TestSecretNames(t *testing.T) {
 		}
 		seen[strings.ToLower(n)] = true
 	}
+}
+
+// allDone waits until the stand-in has finished every call it received (a
+// client can hold its answer before the status is recorded) and returns
+// them.
+func allDone(t *testing.T, g *graph.Server) []graph.Call {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err := g.Await(ctx, func(cs []graph.Call) bool {
+		for _, c := range cs {
+			if !c.Done {
+				return false
+			}
+		}
+		return true
+	})
+	if err != nil {
+		t.Fatalf("calls still in flight: %v", err)
+	}
+	return g.Calls()
 }
 
 func token(t *testing.T, resource string) string {

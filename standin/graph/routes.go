@@ -44,29 +44,6 @@ type callKey struct{}
 
 func callOf(r *http.Request) *call { return r.Context().Value(callKey{}).(*call) }
 
-// statusWriter remembers the status written; Unwrap keeps Hijack reachable
-// through http.ResponseController.
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-}
-
-func (w *statusWriter) WriteHeader(code int) {
-	if w.status == 0 {
-		w.status = code
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *statusWriter) Write(b []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	return w.ResponseWriter.Write(b)
-}
-
-func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
-
 // maxBody caps what the stand-in reads of a request body.
 const maxBody = 4 << 20
 
@@ -95,8 +72,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	c.idx = len(s.calls)
 	s.calls = append(s.calls, rec)
 	s.mu.Unlock()
+	s.changed.Broadcast()
 
-	sw := &statusWriter{ResponseWriter: w}
+	// The status is recorded before it is written, so that it is visible
+	// once the client has its answer; Done follows when the handler ends.
+	sw := &wire.StatusWriter{ResponseWriter: w, OnStatus: func(code int) {
+		s.mu.Lock()
+		s.calls[c.idx].Status = code
+		s.mu.Unlock()
+	}}
 	h := w.Header()
 	h.Set("request-id", c.requestID)
 	h.Set("client-request-id", c.clientID)
@@ -105,8 +89,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("Cache-Control", "no-cache")
 	defer func() {
 		s.mu.Lock()
-		s.calls[c.idx].Status = sw.status
+		s.calls[c.idx].Done = true
 		s.mu.Unlock()
+		s.changed.Broadcast()
 	}()
 
 	if !servedHost(host) {

@@ -222,6 +222,7 @@ func (h *Host) Stderr() string { return h.stderr.String() }
 // Stop sends SIGTERM and waits for the handler to exit; when ctx ends
 // first it kills the process and reports that it had to.
 func (h *Host) Stop(ctx context.Context) error {
+	h.client.CloseIdleConnections()
 	select {
 	case <-h.exited:
 		return nil

@@ -20,6 +20,7 @@
 package identity
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -61,6 +62,8 @@ type TokenRequest struct {
 	// Status is the HTTP status answered (0 when the connection was dropped
 	// or the client gave up during a delay).
 	Status int
+	// Done reports that the endpoint has finished with the request.
+	Done bool
 }
 
 // FaultKind selects how the endpoint misbehaves.
@@ -108,6 +111,7 @@ type Server struct {
 	lifetime  time.Duration
 	grants    map[string]Grant
 	requests  []TokenRequest
+	changed   wire.Signal
 	closed    bool
 }
 
@@ -245,6 +249,12 @@ func (s *Server) Requests() []TokenRequest {
 	return append([]TokenRequest(nil), s.requests...)
 }
 
+// Await blocks until cond holds for the requests received so far
+// (re-checked whenever one arrives or finishes) or ctx ends.
+func (s *Server) Await(ctx context.Context, cond func([]TokenRequest) bool) error {
+	return wire.Await(ctx, &s.changed, s.Requests, cond)
+}
+
 func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	rec := TokenRequest{
@@ -258,12 +268,21 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
 	idx := len(s.requests)
 	s.requests = append(s.requests, rec)
 	s.mu.Unlock()
+	s.changed.Broadcast()
 
-	status := s.answer(w, r, rec, fault, lifetime, requireID)
+	// The status is recorded before it is written, so that it is visible
+	// once the client has its answer; Done follows when the handler ends.
+	sw := &wire.StatusWriter{ResponseWriter: w, OnStatus: func(code int) {
+		s.mu.Lock()
+		s.requests[idx].Status = code
+		s.mu.Unlock()
+	}}
+	s.answer(sw, r, rec, fault, lifetime, requireID)
 
 	s.mu.Lock()
-	s.requests[idx].Status = status
+	s.requests[idx].Done = true
 	s.mu.Unlock()
+	s.changed.Broadcast()
 }
 
 // answer writes the response and returns its status (0 if none was sent).

@@ -263,7 +263,10 @@ func TestManagedIdentityCredential(t *testing.T) {
 				}
 				checkToken(t, srv, r, tt.wantResource[i], tt.clientID)
 			}
-			if diff := cmp.Diff(tt.wantRequests, srv.Requests(), cmpopts.EquateEmpty()); diff != "" {
+			for i := range tt.wantRequests {
+				tt.wantRequests[i].Done = true
+			}
+			if diff := cmp.Diff(tt.wantRequests, allDone(t, srv), cmpopts.EquateEmpty()); diff != "" {
 				t.Errorf("requests (-want +got):\n%s", diff)
 			}
 		})
@@ -417,6 +420,27 @@ func TestLifetimeAndRevoke(t *testing.T) {
 	if _, ok := srv.Grant(body.AccessToken); ok {
 		t.Error("token still granted after Revoke")
 	}
+}
+
+// allDone waits until the endpoint has finished every request it received
+// (the client can hold its answer before the endpoint records the status)
+// and returns them.
+func allDone(t *testing.T, srv *identity.Server) []identity.TokenRequest {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err := srv.Await(ctx, func(rs []identity.TokenRequest) bool {
+		for _, r := range rs {
+			if !r.Done {
+				return false
+			}
+		}
+		return true
+	})
+	if err != nil {
+		t.Fatalf("requests still in flight: %v", err)
+	}
+	return srv.Requests()
 }
 
 func mustFault(t *testing.T, s *identity.Server, f identity.Fault) {

@@ -50,14 +50,21 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
 	x.idx = len(s.requests)
 	s.requests = append(s.requests, rec)
 	s.mu.Unlock()
+	s.changed.Broadcast()
 
-	s.setStatus(x, s.serve(x, &rec))
-}
+	// The status is recorded before it is written, so that it is visible
+	// once the client has its answer; Done follows when the handler ends.
+	x.w = &wire.StatusWriter{ResponseWriter: w, OnStatus: func(code int) {
+		s.mu.Lock()
+		s.requests[x.idx].Status = code
+		s.mu.Unlock()
+	}}
+	s.serve(x, &rec)
 
-func (s *Server) setStatus(x *exchange, status int) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.requests[x.idx].Status = status
+	s.requests[x.idx].Done = true
+	s.mu.Unlock()
+	s.changed.Broadcast()
 }
 
 // serve answers the exchange and returns the status sent (0 for none).

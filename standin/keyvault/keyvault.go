@@ -18,6 +18,7 @@
 package keyvault
 
 import (
+	"context"
 	"crypto/tls"
 	"fmt"
 	"io"
@@ -96,6 +97,8 @@ type Request struct {
 	// Status is the status answered (0 when the connection was dropped or
 	// the client left during a delay).
 	Status int
+	// Done reports that the stand-in has finished with the request.
+	Done bool
 }
 
 // Fault is a scripted misbehaviour; see Server.Script.
@@ -179,6 +182,7 @@ type Server struct {
 	mu       sync.Mutex
 	vaults   map[string]*vault
 	requests []Request
+	changed  wire.Signal
 	ln       net.Listener
 	srv      *http.Server
 	done     chan struct{}
@@ -351,6 +355,13 @@ func (s *Server) Requests() []Request {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]Request(nil), s.requests...)
+}
+
+// Await blocks until cond holds for the requests received so far
+// (re-checked whenever one arrives or finishes) or ctx ends. Tests use it
+// to act while a request is in flight, without sleeping.
+func (s *Server) Await(ctx context.Context, cond func([]Request) bool) error {
+	return wire.Await(ctx, &s.changed, s.Requests, cond)
 }
 
 // Reads returns how many GETs of the secret succeeded (any version).

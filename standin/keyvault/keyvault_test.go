@@ -337,7 +337,7 @@ func TestGetSecret(t *testing.T) {
 					t.Errorf("attributes: got %+v", a)
 				}
 			}
-			reqs := r.kv.Requests()
+			reqs := allDone(t, r.kv)
 			if diff := cmp.Diff(tt.wantStatuses, statuses(reqs)); diff != "" {
 				t.Errorf("statuses (-want +got):\n%s", diff)
 			}
@@ -485,22 +485,62 @@ func TestUnknownVaultFailsAtTheProxy(t *testing.T) {
 	}
 }
 
-func TestDelayBeyondDeadline(t *testing.T) {
+// TestDelayUntilTheCallerLeaves holds a request until the caller cancels,
+// cancelling only once the stand-in has the request: no sleeping, no race
+// between the deadline and the request's arrival.
+func TestDelayUntilTheCallerLeaves(t *testing.T) {
 	t.Parallel()
 	r := newRig(t)
 	const host = "contoso-kv.vault.azure.net"
 	r.kv.SetSecret(host, "x", "v")
-	r.kv.Script(host, "x", keyvault.Fault{Delay: time.Hour, Times: 1})
 	c := r.client(t, "https://"+host)
-	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
-	defer cancel()
-	if _, err := c.GetSecret(ctx, "x", "", nil); !errors.Is(err, context.DeadlineExceeded) {
-		t.Errorf("GetSecret: got %v, want context.DeadlineExceeded", err)
+	if _, err := c.GetSecret(context.Background(), "x", "", nil); err != nil { // challenge and token out of the way
+		t.Fatal(err)
+	}
+	r.kv.Script(host, "x", keyvault.Fault{Delay: time.Hour, Times: 1})
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	go func() {
+		_, err := c.GetSecret(ctx, "x", "", nil)
+		errc <- err
+	}()
+	wait, stop := context.WithTimeout(context.Background(), 30*time.Second)
+	defer stop()
+	if err := r.kv.Await(wait, func(rs []keyvault.Request) bool { return len(rs) == 3 }); err != nil {
+		t.Fatalf("delayed request never arrived: %v", err)
+	}
+	cancel()
+	if err := <-errc; !errors.Is(err, context.Canceled) {
+		t.Errorf("GetSecret: got %v, want context.Canceled", err)
+	}
+	if reqs := allDone(t, r.kv); reqs[2].Status != 0 {
+		t.Errorf("delayed request answered %d, want no answer", reqs[2].Status)
 	}
 	// The delay fault was consumed; the next read is served.
 	if _, err := c.GetSecret(context.Background(), "x", "", nil); err != nil {
 		t.Errorf("GetSecret after the delay fault: %v", err)
 	}
+}
+
+// allDone waits until the stand-in has finished every request it received
+// (a client can hold its answer before the status is recorded) and returns
+// them.
+func allDone(t *testing.T, kv *keyvault.Server) []keyvault.Request {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err := kv.Await(ctx, func(rs []keyvault.Request) bool {
+		for _, r := range rs {
+			if !r.Done {
+				return false
+			}
+		}
+		return true
+	})
+	if err != nil {
+		t.Fatalf("requests still in flight: %v", err)
+	}
+	return kv.Requests()
 }
 
 // token gets a token for resource from the shared credential.

@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -103,3 +104,76 @@ func HostOnly(hostport string) string {
 	}
 	return strings.ToLower(h)
 }
+
+// Signal wakes every waiter when something changed: C returns a channel
+// that Broadcast closes. Take the channel before checking the condition so
+// that no change is missed.
+type Signal struct {
+	mu sync.Mutex
+	ch chan struct{}
+}
+
+// C returns the channel the next Broadcast closes.
+func (s *Signal) C() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ch == nil {
+		s.ch = make(chan struct{})
+	}
+	return s.ch
+}
+
+// Broadcast wakes every waiter.
+func (s *Signal) Broadcast() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ch != nil {
+		close(s.ch)
+		s.ch = nil
+	}
+}
+
+// Await blocks until cond returns true, re-checking it after every
+// Broadcast, or until ctx ends.
+func Await[T any](ctx context.Context, s *Signal, snapshot func() T, cond func(T) bool) error {
+	for {
+		ch := s.C()
+		if cond(snapshot()) {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// StatusWriter calls OnStatus with the status before it is written, so that
+// a stand-in's record shows the status before the client can see the
+// answer. Unwrap keeps Hijack reachable through http.ResponseController.
+type StatusWriter struct {
+	http.ResponseWriter
+	OnStatus func(int)
+	written  bool
+}
+
+// WriteHeader records and writes the status.
+func (w *StatusWriter) WriteHeader(code int) {
+	if !w.written {
+		w.written = true
+		w.OnStatus(code)
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+// Write writes the body, with status 200 if none was written.
+func (w *StatusWriter) Write(b []byte) (int, error) {
+	if !w.written {
+		w.WriteHeader(http.StatusOK)
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Unwrap returns the wrapped writer.
+func (w *StatusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
