@@ -503,12 +503,11 @@ func TestGracefulShutdown(t *testing.T) {
 		done <- res
 	}()
 	// Wait until the PUT is in flight at Graph, then stop the handler.
-	deadline := time.Now().Add(20 * time.Second)
-	for len(f.env.Graph.Calls()) == 0 && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
+	if err := f.env.Graph.Await(ctx, func(cs []graph.Call) bool { return len(cs) > 0 }); err != nil {
+		t.Fatalf("the PUT never reached Graph: %v", err)
+	}
 	if err := f.host.Stop(ctx); err != nil {
 		t.Fatalf("stop: %v", err)
 	}
