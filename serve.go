@@ -22,6 +22,7 @@ import (
 	"github.com/putsecrets/putsecrets/internal/queue"
 	"github.com/putsecrets/putsecrets/internal/request"
 	"github.com/putsecrets/putsecrets/internal/server"
+	"github.com/putsecrets/putsecrets/internal/servicebus"
 	"github.com/putsecrets/putsecrets/internal/vault"
 )
 
@@ -45,16 +46,30 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 		_ = ln.Close()
 		return err
 	}
+	// Outcome messages go through one Service Bus client for the process,
+	// built (without network I/O) from the trigger's own connection settings.
+	var outcomes queue.Publisher
+	if cfg.ServiceBus.Configured() {
+		sb, err := newServiceBus(cfg, getenv, cfg.ServiceBus)
+		if err != nil {
+			_ = ln.Close()
+			return fmt.Errorf("refusing to start: %w", err)
+		}
+		defer closeServiceBus(log, sb)
+		outcomes = sb
+	}
 	srv := &http.Server{
 		Handler: server.New(server.Options{
-			Logger: log, Service: svc, Queue: queue.NewProcessor(svc), InvocationTimeout: cfg.InvocationTimeout,
+			Logger: log, Service: svc, InvocationTimeout: cfg.InvocationTimeout,
+			Queue: queue.NewProcessor(svc, queue.Options{Outcomes: outcomes, ResultsQueue: cfg.ResultsQueue}),
 		}),
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	log.Info("handler listening", "address", ln.Addr().String(), "cloud", cfg.Cloud.Name, "credential", string(kind),
 		"allowedVaults", cfg.AllowedVaults, "graphApiVersion", cfg.GraphAPIVersion,
-		"invocationTimeout", cfg.InvocationTimeout.String())
+		"invocationTimeout", cfg.InvocationTimeout.String(),
+		"serviceBus", connectionKind(cfg.ServiceBus), "resultsQueue", cfg.ResultsQueue)
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -74,6 +89,16 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// closeServiceBus closes the Service Bus client once the invocations have
+// drained, so that no outcome is cut off.
+func closeServiceBus(log *slog.Logger, sb *servicebus.Client) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := sb.Close(ctx); err != nil {
+		log.Warn("closing the Service Bus client", "error", err.Error())
+	}
 }
 
 // readHostJSON reads host.json beside the executable (the function app's
