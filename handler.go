@@ -7,7 +7,7 @@
 //
 //	handler validate --file request.json
 //	handler enqueue  --file request.json [--queue q] [--namespace ns | --connection-string cs] ...
-//	handler worker   [--queue q] [--namespace ns | --connection-string cs] [--concurrency n] [--sessions]
+//	handler worker   [--queue q] [--namespace ns | --connection-string cs] [--concurrency n] [--sessions] [--session-idle d]
 package main
 
 import (
@@ -43,6 +43,10 @@ const usage = `usage:
   handler enqueue  --file PATH [--queue Q] [--namespace FQDN | --connection-string CS]
                    [--reply-to Q] [--correlation-id ID] [--message-id ID] [--session-id ID]
   handler worker   [--queue Q] [--namespace FQDN | --connection-string CS] [--concurrency N] [--sessions]
+                   [--session-idle DURATION]
+
+Every command reads the functions' settings (PUTSECRETS_ALLOWED_VAULTS, PUTSECRETS_QUEUE,
+ServiceBusConnection, ...); flags override them.
 
 Started by the Azure Functions host (FUNCTIONS_CUSTOMHANDLER_PORT set), the handler serves
 the PutSecrets and PutSecretsFromQueue functions instead.`
@@ -60,6 +64,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	switch cmd {
 	case "validate":
 		return runValidate(rest, getenv, stdout, stderr)
+	case "enqueue":
+		return runEnqueue(ctx, rest, getenv, stdout, stderr)
+	case "worker":
+		return runWorker(ctx, rest, getenv, stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprintln(stdout, usage)
 		return nil

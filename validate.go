@@ -28,18 +28,7 @@ func runValidate(args []string, getenv func(string) string, stdout, stderr io.Wr
 	if err != nil {
 		return err
 	}
-	req, err := request.Parse(body, policyFor(cfg))
-	var reqErr *request.Error
-	if errors.As(err, &reqErr) {
-		for _, p := range reqErr.Problems {
-			field := p.Field
-			if field == "" {
-				field = "(document)"
-			}
-			fmt.Fprintf(stdout, "%s: %s\n", field, p.Message)
-		}
-		return fmt.Errorf("%s: %d problem(s)", *file, len(reqErr.Problems))
-	}
+	req, err := checkDocument(*file, body, cfg, stdout)
 	if err != nil {
 		return err
 	}
@@ -49,6 +38,24 @@ func runValidate(args []string, getenv func(string) string, stdout, stderr io.Wr
 	}
 	fmt.Fprintln(stdout)
 	return nil
+}
+
+// checkDocument validates a request document with the functions' own
+// parser and policy, printing every problem to out, one per line.
+func checkDocument(name string, body []byte, cfg *config.Config, out io.Writer) (*request.Request, error) {
+	req, err := request.Parse(body, policyFor(cfg))
+	var reqErr *request.Error
+	if errors.As(err, &reqErr) {
+		for _, p := range reqErr.Problems {
+			field := p.Field
+			if field == "" {
+				field = "(document)"
+			}
+			fmt.Fprintf(out, "%s: %s\n", field, p.Message)
+		}
+		return nil, fmt.Errorf("%s: %d problem(s)", name, len(reqErr.Problems))
+	}
+	return req, err
 }
 
 // readDocument reads a request document from a file, or stdin for "-",
