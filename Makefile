@@ -3,6 +3,7 @@
 #   make test     everything CI runs (gofmt, go vet, go test, infra checks)
 #   make build    the handler for Azure (linux/amd64, CGO off)
 #   make package  dist/putsecrets.zip for Flex Consumption
+#                 (SESSIONS=true: the queue trigger with isSessionsEnabled, for a session-enabled queue)
 
 GO          ?= go
 GOFLAGS     ?=
@@ -11,6 +12,7 @@ TEST_FLAGS  ?= -timeout 9m
 BIN         := handler
 ZIP         := dist/putsecrets.zip
 FUNCTIONS   := PutSecrets PutSecretsFromQueue
+SESSIONS    ?= false
 
 .PHONY: all build package demo test test-go lint clean
 
@@ -20,7 +22,7 @@ build:
 	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 $(GO) build -trimpath -ldflags='-s -w' -o $(BIN) .
 
 package: build
-	$(GO) run ./internal/tools/zipdir -o $(ZIP) $(BIN) host.json $(FUNCTIONS)
+	$(GO) run ./internal/tools/zipdir -o $(ZIP) $(if $(filter true,$(SESSIONS)),-sessions) $(BIN) host.json $(FUNCTIONS)
 	@echo "wrote $(ZIP)"
 
 # The demo runs a native build (bin/handler) so it works on any machine Go runs on.

@@ -4,10 +4,15 @@
 // beyond Go.
 //
 //	go run ./internal/tools/zipdir -o dist/putsecrets.zip handler host.json PutSecrets PutSecretsFromQueue
+//
+// With -sessions (`make package SESSIONS=true`), every serviceBusTrigger in
+// the packaged function.json files gets "isSessionsEnabled": true, for a
+// session-enabled request queue; the files in the repository stay as they are.
 package main
 
 import (
 	"archive/zip"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -20,12 +25,16 @@ import (
 
 func main() {
 	out := flag.String("o", "dist/putsecrets.zip", "zip file to write")
+	flag.BoolVar(&sessions, "sessions", false, `set "isSessionsEnabled": true on every serviceBusTrigger binding`)
 	flag.Parse()
 	if err := write(*out, flag.Args()); err != nil {
 		fmt.Fprintf(os.Stderr, "zipdir: %v\n", err)
 		os.Exit(1)
 	}
 }
+
+// sessions enables sessions on the packaged Service Bus triggers.
+var sessions bool
 
 func write(out string, paths []string) error {
 	if len(paths) == 0 {
@@ -86,6 +95,17 @@ func add(zw *zip.Writer, name string) error {
 	if err != nil {
 		return err
 	}
+	if sessions && filepath.Base(name) == "function.json" {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			return err
+		}
+		if b, err = enableSessions(b); err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		_, err = w.Write(b)
+		return err
+	}
 	src, err := os.Open(name)
 	if err != nil {
 		return err
@@ -93,4 +113,29 @@ func add(zw *zip.Writer, name string) error {
 	defer src.Close()
 	_, err = io.Copy(w, src)
 	return err
+}
+
+// enableSessions sets "isSessionsEnabled": true on the serviceBusTrigger
+// bindings of a function.json; other files come back unchanged.
+func enableSessions(b []byte) ([]byte, error) {
+	var f map[string]any
+	if err := json.Unmarshal(b, &f); err != nil {
+		return nil, err
+	}
+	bindings, _ := f["bindings"].([]any)
+	changed := false
+	for _, x := range bindings {
+		if binding, ok := x.(map[string]any); ok && binding["type"] == "serviceBusTrigger" {
+			binding["isSessionsEnabled"] = true
+			changed = true
+		}
+	}
+	if !changed {
+		return b, nil
+	}
+	out, err := json.MarshalIndent(f, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	return append(out, '\n'), nil
 }
