@@ -243,12 +243,11 @@ func (w *worker) sessionLoop(ctx context.Context) error {
 // is idle, its receiver fails, or ctx ends.
 func (w *worker) serveSession(ctx context.Context, sr *azservicebus.SessionReceiver) {
 	id := sr.SessionID()
-	keep, stop := context.WithCancel(context.WithoutCancel(ctx))
-	defer stop()
-	go w.keepLocked(keep, "session", id, sr.LockedUntil(), func(ctx context.Context) (time.Time, error) {
+	stop := w.renewing(context.WithoutCancel(ctx), "session", id, sr.LockedUntil(), func(ctx context.Context) (time.Time, error) {
 		err := sr.RenewSessionLock(ctx, nil)
 		return sr.LockedUntil(), err
 	})
+	defer stop()
 	idleUntil := time.Now().Add(w.SessionIdleTimeout)
 	for ctx.Err() == nil {
 		rctx, cancel := context.WithDeadline(ctx, idleUntil)
@@ -286,12 +285,12 @@ type settler interface {
 func (w *worker) handle(ctx context.Context, s settler, m *azservicebus.ReceivedMessage, renew func(context.Context) (time.Time, error)) {
 	start := time.Now()
 	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.InvocationTimeout)
+	stopRenewing := func() {}
 	if renew != nil {
-		keep, stop := context.WithCancel(pctx)
-		defer stop()
-		go w.keepLocked(keep, "message", m.MessageID, lockedUntil(m), renew)
+		stopRenewing = w.renewing(pctx, "message", m.MessageID, lockedUntil(m), renew)
 	}
 	d := w.Processor.Process(pctx, MessageOf(m))
+	stopRenewing() // before settling: a renewal must not race the settlement
 	cancel()
 
 	sctx, cancelSettle := context.WithTimeout(context.WithoutCancel(ctx), w.SettleTimeout)
@@ -306,6 +305,21 @@ func (w *worker) handle(ctx context.Context, s settler, m *azservicebus.Received
 		err = s.AbandonMessage(sctx, m, nil)
 	}
 	w.logMessage(m, d, start, err)
+}
+
+// renewing runs keepLocked until the returned stop is called; stop returns
+// once no renewal is in progress.
+func (w *worker) renewing(ctx context.Context, what, id string, until time.Time, renew func(context.Context) (time.Time, error)) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		w.keepLocked(ctx, what, id, until, renew)
+	}()
+	return func() {
+		cancel()
+		<-done
+	}
 }
 
 // keepLocked renews a lock at half its remaining time until ctx ends or a
