@@ -10,8 +10,11 @@
 package graph
 
 import (
+	"bytes"
+	"cmp"
 	"context"
 	"crypto/rand"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -21,6 +24,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/streaming"
 )
 
 const (
@@ -119,6 +123,54 @@ func (c *Client) newRequest(ctx context.Context, method, apiVersion, path string
 	req.Raw().Header.Set("Accept", "application/json")
 	req.Raw().Header.Set(headerClientRequestID, id)
 	return req, id, nil
+}
+
+// RequestIDs correlate one call with Graph's logs; support asks for them.
+type RequestIDs struct {
+	// RequestID is Graph's request-id response header.
+	RequestID string
+	// ClientRequestID is the client-request-id this client sent (the same on
+	// every retry), or the one Graph answered with.
+	ClientRequestID string
+}
+
+// send runs req through the pipeline and checks that Graph answered one of
+// the ok statuses. Any other answer becomes a *ResponseError, whose texts s
+// scrubs of the values the request carried (s may be nil). On every error the
+// IDs still hold the client-request-id sent, so the attempt can be traced.
+func (c *Client) send(req *policy.Request, operation, sentID string, s *scrubber, ok ...int) (*http.Response, RequestIDs, error) {
+	ids := RequestIDs{ClientRequestID: sentID}
+	resp, err := c.internal.Pipeline().Do(req)
+	if err != nil {
+		return nil, ids, err
+	}
+	if !runtime.HasStatusCode(resp, ok...) {
+		return nil, ids, newResponseError(operation, resp, sentID, s)
+	}
+	ids.RequestID = resp.Header.Get(headerRequestID)
+	ids.ClientRequestID = cmp.Or(resp.Header.Get(headerClientRequestID), sentID)
+	return resp, ids, nil
+}
+
+// setJSONBody encodes v as the request body, without HTML escaping (Graph
+// stores values byte for byte) and without a trailing newline.
+func setJSONBody(req *policy.Request, v any) error {
+	body, err := marshalJSON(v)
+	if err != nil {
+		return err
+	}
+	return req.SetBody(streaming.NopCloser(bytes.NewReader(body)), "application/json")
+}
+
+// marshalJSON encodes v as compact JSON without HTML escaping.
+func marshalJSON(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
 }
 
 // pathParam returns value escaped for use as one path segment. It refuses

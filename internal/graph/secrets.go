@@ -1,10 +1,7 @@
 package graph
 
 import (
-	"bytes"
-	"cmp"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -12,7 +9,6 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore/streaming"
 
 	"github.com/putsecrets/putsecrets/internal/secret"
 )
@@ -26,11 +22,7 @@ type Secret struct {
 
 // PutSecretsResponse describes a successful PutSecrets call.
 type PutSecretsResponse struct {
-	// RequestID is Graph's request-id response header.
-	RequestID string
-	// ClientRequestID is the client-request-id this client sent (the same on
-	// every retry), or the one Graph answered with.
-	ClientRequestID string
+	RequestIDs
 }
 
 // PutSecrets stores the synchronization secrets of a service principal:
@@ -52,13 +44,9 @@ func (c *Client) PutSecrets(ctx context.Context, apiVersion, servicePrincipalID 
 	if err != nil {
 		return PutSecretsResponse{}, err
 	}
-	resp, err := c.internal.Pipeline().Do(req)
-	if err != nil {
-		return PutSecretsResponse{ClientRequestID: sentID}, err
-	}
-	var result PutSecretsResponse
-	result, err = c.putSecretsHandleResponse(resp, sentID, s)
-	return result, err
+	var ids RequestIDs
+	_, ids, err = c.send(req, operation, sentID, s, http.StatusOK, http.StatusNoContent)
+	return PutSecretsResponse{ids}, err
 }
 
 // putSecretsCreateRequest builds the PutSecrets request and returns it with
@@ -68,7 +56,7 @@ func (c *Client) putSecretsCreateRequest(ctx context.Context, apiVersion, servic
 	if err != nil {
 		return nil, "", nil, err
 	}
-	body, s, err := encodePutSecretsBody(secrets)
+	pairs, s, err := revealPairs(secrets)
 	if err != nil {
 		return nil, "", nil, err
 	}
@@ -76,21 +64,15 @@ func (c *Client) putSecretsCreateRequest(ctx context.Context, apiVersion, servic
 	if err != nil {
 		return nil, "", nil, err
 	}
-	if err := req.SetBody(streaming.NopCloser(bytes.NewReader(body)), "application/json"); err != nil {
+	if err := setJSONBody(req, putSecretsBody{Value: pairs}); err != nil {
 		return nil, "", nil, err
 	}
 	return req, sentID, s, nil
 }
 
-// putSecretsHandleResponse turns the answer into a result or a *ResponseError.
-func (c *Client) putSecretsHandleResponse(resp *http.Response, sentID string, s *scrubber) (PutSecretsResponse, error) {
-	if !runtime.HasStatusCode(resp, http.StatusOK, http.StatusNoContent) {
-		return PutSecretsResponse{ClientRequestID: sentID}, newResponseError("PutSecrets", resp, sentID, s)
-	}
-	return PutSecretsResponse{
-		RequestID:       resp.Header.Get(headerRequestID),
-		ClientRequestID: cmp.Or(resp.Header.Get(headerClientRequestID), sentID),
-	}, nil
+// putSecretsBody is the PUT's body: {"value":[{"key":…,"value":…},…]}.
+type putSecretsBody struct {
+	Value []keyValue `json:"value"`
 }
 
 // keyValue is synchronizationSecretKeyStringValuePair on the wire.
@@ -99,10 +81,11 @@ type keyValue struct {
 	Value string `json:"value"`
 }
 
-// encodePutSecretsBody writes {"value":[{"key":…,"value":…},…]}. It is the
-// one place where secret values are revealed; the scrubber it returns knows
-// them so that they can be cut out of Graph's error messages.
-func encodePutSecretsBody(secrets []Secret) ([]byte, *scrubber, error) {
+// revealPairs turns secrets into the pairs a request body carries. It is the
+// one place where secret values are revealed, for the bodies of PutSecrets
+// and ValidateCredentials; the scrubber it returns knows the values so that
+// they can be cut out of Graph's error messages.
+func revealPairs(secrets []Secret) ([]keyValue, *scrubber, error) {
 	if len(secrets) == 0 {
 		return nil, nil, errors.New("secrets cannot be empty")
 	}
@@ -121,13 +104,16 @@ func encodePutSecretsBody(secrets []Secret) ([]byte, *scrubber, error) {
 		pairs[i] = keyValue{Key: sec.Key, Value: v}
 		s.values[i] = v
 	}
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(struct {
-		Value []keyValue `json:"value"`
-	}{pairs}); err != nil {
+	return pairs, s, nil
+}
+
+// encodePutSecretsBody returns the PUT's body for secrets (golden tests and
+// benchmarks read it).
+func encodePutSecretsBody(secrets []Secret) ([]byte, *scrubber, error) {
+	pairs, s, err := revealPairs(secrets)
+	if err != nil {
 		return nil, nil, err
 	}
-	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), s, nil
+	body, err := marshalJSON(putSecretsBody{Value: pairs})
+	return body, s, err
 }
