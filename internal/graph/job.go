@@ -1,0 +1,84 @@
+package graph
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+)
+
+// The synchronizationStatusCode values: the high-level state of a job.
+const (
+	JobNotConfigured = "NotConfigured"
+	JobNotRun        = "NotRun"
+	JobActive        = "Active"
+	JobPaused        = "Paused"
+	JobQuarantine    = "Quarantine"
+)
+
+// Job is the part of a synchronizationJob this client reads. Graph's
+// resource has more (schedule, synchronizationJobSettings, the status's
+// executions and progress); they are left undecoded.
+type Job struct {
+	// ID is the job's identifier, e.g. "scim.e5b1…".
+	ID string `json:"id"`
+	// TemplateID names the synchronization template the job is based on.
+	TemplateID string `json:"templateId"`
+	// Status is the job's synchronizationStatus.
+	Status JobStatus `json:"status"`
+}
+
+// JobStatus is the part of a synchronizationStatus this client reads.
+type JobStatus struct {
+	// Code is one of NotConfigured, NotRun, Active, Paused, Quarantine
+	// (JobActive and friends).
+	Code string `json:"code"`
+	// CountSuccessiveCompleteFailures counts the job's consecutive failures.
+	CountSuccessiveCompleteFailures int64 `json:"countSuccessiveCompleteFailures"`
+	// Quarantine is set when the job is, or was recently, in quarantine.
+	Quarantine *Quarantine `json:"quarantine"`
+}
+
+// Quarantine is a synchronizationQuarantine: why and since when a job is
+// held. Times are kept as Graph wrote them (ISO 8601, or "" as Graph's own
+// example shows).
+type Quarantine struct {
+	// Reason is a quarantineReason, e.g. "EncounteredQuarantineException",
+	// "TooManyDeletes".
+	Reason       string `json:"reason"`
+	CurrentBegan string `json:"currentBegan"`
+	NextAttempt  string `json:"nextAttempt"`
+	SeriesBegan  string `json:"seriesBegan"`
+	SeriesCount  int64  `json:"seriesCount"`
+	// Error is the synchronizationError that put the job in quarantine.
+	Error *SynchronizationError `json:"error"`
+}
+
+// SynchronizationError is a synchronizationError. Its Message quotes what
+// the target application answered and so may hold values sent to it: show
+// Code, not Message, to anyone but the tenant's administrators.
+type SynchronizationError struct {
+	Code             string `json:"code"`
+	Message          string `json:"message"`
+	TenantActionable bool   `json:"tenantActionable"`
+}
+
+// maxJobBody caps how much of a job document is parsed.
+const maxJobBody = 1 << 20
+
+// decodeJob reads a synchronizationJob. Unknown properties are ignored, as
+// Graph adds properties over time; a body that is not a JSON object, or whose
+// known properties have the wrong types, is an error.
+func decodeJob(r io.Reader) (Job, error) {
+	var j Job
+	body, err := io.ReadAll(io.LimitReader(r, maxJobBody+1))
+	if err != nil {
+		return Job{}, fmt.Errorf("read synchronization job: %w", err)
+	}
+	if len(body) > maxJobBody {
+		return Job{}, fmt.Errorf("synchronization job is larger than %d bytes", maxJobBody)
+	}
+	if err := json.Unmarshal(body, &j); err != nil {
+		return Job{}, fmt.Errorf("decode synchronization job: %w", err)
+	}
+	return j, nil
+}
