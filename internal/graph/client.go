@@ -38,6 +38,15 @@ const (
 	APIVersionBeta = "beta"
 )
 
+// Operation names, as ResponseError.Operation carries them.
+const (
+	OperationPutSecrets          = "PutSecrets"
+	OperationValidateCredentials = "ValidateCredentials"
+	OperationStartJob            = "StartJob"
+	OperationRestartJob          = "RestartJob"
+	OperationGetJob              = "GetJob"
+)
+
 // Headers Graph reads and answers with.
 const (
 	headerClientRequestID = "client-request-id"

@@ -19,7 +19,7 @@ type GetJobResponse struct {
 //
 // Invalid arguments are refused before any I/O.
 func (c *Client) GetJob(ctx context.Context, apiVersion, servicePrincipalID, jobID string) (GetJobResponse, error) {
-	const operation = "GetJob"
+	const operation = OperationGetJob
 	var err error
 	ctx, endSpan := runtime.StartSpan(ctx, "Client."+operation, c.internal.Tracer(), nil)
 	defer func() { endSpan(err) }()

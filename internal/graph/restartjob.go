@@ -20,7 +20,7 @@ type RestartJobResponse struct {
 //
 // Invalid arguments are refused before any I/O.
 func (c *Client) RestartJob(ctx context.Context, apiVersion, servicePrincipalID, jobID, resetScope string) (RestartJobResponse, error) {
-	const operation = "RestartJob"
+	const operation = OperationRestartJob
 	var err error
 	ctx, endSpan := runtime.StartSpan(ctx, "Client."+operation, c.internal.Tracer(), nil)
 	defer func() { endSpan(err) }()

@@ -35,7 +35,7 @@ type PutSecretsResponse struct {
 // context). On every error after the request was built, the returned
 // response still carries the ClientRequestID, so the attempt can be traced.
 func (c *Client) PutSecrets(ctx context.Context, apiVersion, servicePrincipalID string, secrets []Secret) (PutSecretsResponse, error) {
-	const operation = "PutSecrets"
+	const operation = OperationPutSecrets
 	var err error
 	ctx, endSpan := runtime.StartSpan(ctx, "Client."+operation, c.internal.Tracer(), nil)
 	defer func() { endSpan(err) }()

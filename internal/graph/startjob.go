@@ -21,7 +21,7 @@ type StartJobResponse struct {
 //
 // Invalid arguments are refused before any I/O.
 func (c *Client) StartJob(ctx context.Context, apiVersion, servicePrincipalID, jobID string) (StartJobResponse, error) {
-	const operation = "StartJob"
+	const operation = OperationStartJob
 	var err error
 	ctx, endSpan := runtime.StartSpan(ctx, "Client."+operation, c.internal.Tracer(), nil)
 	defer func() { endSpan(err) }()

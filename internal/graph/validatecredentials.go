@@ -35,7 +35,7 @@ type ValidateCredentialsResponse struct {
 //
 // Invalid arguments are refused before any I/O.
 func (c *Client) ValidateCredentials(ctx context.Context, apiVersion, servicePrincipalID string, target CredentialsTarget, secrets []Secret) (ValidateCredentialsResponse, error) {
-	const operation = "ValidateCredentials"
+	const operation = OperationValidateCredentials
 	var err error
 	ctx, endSpan := runtime.StartSpan(ctx, "Client."+operation, c.internal.Tracer(), nil)
 	defer func() { endSpan(err) }()

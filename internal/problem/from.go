@@ -32,9 +32,15 @@ type failure struct {
 // that decides a status (CONTRACT.md §3):
 //
 //	400 invalid request · 403 refused by policy · 404 no such service principal
-//	422 secret missing/disabled, Graph rejected the payload
+//	422 secret missing/disabled, Graph rejected the payload or the credentials
 //	502 Key Vault 403, Graph 401/403, the identity endpoint refused the identity
 //	503 throttled or unavailable after retries, out of time · 500 anything else
+//
+// A Graph 401 or 404 that outlasted the replication wait
+// (*graph.ReplicationError) keeps its status, 502 or 404, and the detail names
+// both causes: not replicated yet, or the identity may not see or write it.
+// An error wrapped by AfterSave keeps its status, and the detail says that the
+// secrets were saved.
 //
 // When several failures happened (several secrets), every one is listed and
 // the status is the one that needs a person's action first.
@@ -69,6 +75,11 @@ func From(err error) *Problem {
 		prob.Doc.Detail = fmt.Sprintf("%d secrets could not be read; the first: %s", len(fs), top.message)
 	}
 	sort.SliceStable(prob.Doc.Errors, func(i, j int) bool { return fieldLess(prob.Doc.Errors[i].Field, prob.Doc.Errors[j].Field) })
+	var saved *Saved
+	if errors.As(err, &saved) {
+		prob.Doc.Detail = fmt.Sprintf("The secrets were saved (Graph request-id %s), but the job follow-up failed: %s",
+			saved.RequestID, prob.Doc.Detail)
+	}
 	if prob.RetryAfter > 0 && prob.Status == 503 {
 		s := retryAfterSeconds(prob.RetryAfter)
 		prob.Doc.RetryAfter = &s
@@ -104,7 +115,11 @@ func classify(err error) failure {
 	var verr *vault.Error
 	switch {
 	case errors.As(err, &gerr):
-		return fromGraph(gerr)
+		var wait *graph.ReplicationError
+		errors.As(err, &wait)
+		f := fromGraph(gerr, wait)
+		f.fields = fields
+		return f
 	case errors.As(err, &verr):
 		f := fromVault(verr)
 		f.fields = fields
@@ -120,24 +135,51 @@ func classify(err error) failure {
 	return f
 }
 
-func fromGraph(e *graph.ResponseError) failure {
+func fromGraph(e *graph.ResponseError, wait *graph.ReplicationError) failure {
 	dep := &Dependency{Service: "graph", Status: e.StatusCode, Code: e.Code, InnerCode: e.InnerCode,
 		RequestID: e.RequestID, ClientRequestID: e.ClientRequestID}
 	said := graphSaid(e)
+	hint := ""
+	if h, ok := innerCodeHints[strings.ToLower(e.InnerCode)]; ok {
+		hint = " " + h
+	}
+	job := e.Operation == graph.OperationStartJob || e.Operation == graph.OperationRestartJob || e.Operation == graph.OperationGetJob
 	switch s := e.StatusCode; {
+	case wait != nil && s == http.StatusUnauthorized:
+		return failure{status: 502, dep: dep, message: fmt.Sprintf(
+			"Microsoft Graph kept answering 401 for the service principal while %s (%s; %s). Either the service "+
+				"principal was created moments ago and has not replicated yet: retry later, or raise %s; or the app's "+
+				"managed identity may not write it: grant the identity the Microsoft Graph application permission %s, "+
+				"or %s and add the identity as an owner of the service principal.",
+			operationText(e.Operation), said, waited(wait), settingConsistencyWait, permSyncAll, permOwnedBy)}
+	case wait != nil && s == http.StatusNotFound:
+		return failure{status: 404, dep: dep, message: fmt.Sprintf(
+			"Microsoft Graph kept answering 404 for the service principal while %s (%s; %s). Either the service "+
+				"principal was created moments ago and has not replicated yet: retry later, or raise %s; or the app's "+
+				"managed identity cannot see it: grant the identity %s, or %s and add the identity as an owner of the "+
+				"service principal; or it does not exist: use the object ID of the enterprise application's service "+
+				"principal, not the app registration's application ID.",
+			operationText(e.Operation), said, waited(wait), settingConsistencyWait, permSyncAll, permOwnedBy)}
+	case s == http.StatusBadRequest && e.Operation == graph.OperationValidateCredentials:
+		return failure{status: 422, dep: dep, message: fmt.Sprintf(
+			"The target application did not accept the credentials when Microsoft Graph validated them (%s).%s "+
+				"Nothing was saved and the job was not touched.", said, hint)}
+	case s == http.StatusBadRequest && job:
+		return failure{status: 422, dep: dep, message: fmt.Sprintf(
+			"Microsoft Graph refused %s (%s).%s", operationText(e.Operation), said, hint)}
 	case s == http.StatusBadRequest:
-		hint := ""
-		if h, ok := innerCodeHints[strings.ToLower(e.InnerCode)]; ok {
-			hint = " " + h
-		}
 		return failure{status: 422, dep: dep, message: fmt.Sprintf(
 			"Microsoft Graph rejected the secrets (%s).%s Nothing was saved.", said, hint)}
 	case s == http.StatusUnauthorized || s == http.StatusForbidden:
 		return failure{status: 502, dep: dep, message: fmt.Sprintf(
-			"Microsoft Graph refused the app's identity (%s). Grant the app's managed identity the Microsoft Graph "+
-				"application permission Synchronization.ReadWrite.All, or Application.ReadWrite.OwnedBy and add the "+
-				"identity as an owner of the target service principal. A service principal created moments ago can "+
-				"also answer this until it has replicated: retry in a minute.", said)}
+			"Microsoft Graph refused the app's identity while %s (%s). Grant the app's managed identity the Microsoft "+
+				"Graph application permission %s, or %s and add the identity as an owner of the target service "+
+				"principal. A service principal created moments ago can also answer this until it has replicated: "+
+				"retry in a minute.", operationText(e.Operation), said, permSyncAll, permOwnedBy)}
+	case s == http.StatusNotFound && job:
+		return failure{status: 404, dep: dep, message: fmt.Sprintf(
+			"Microsoft Graph has no such synchronization job on the service principal (%s): list its jobs with "+
+				"GET /servicePrincipals/{id}/synchronization/jobs and use a job's id.", said)}
 	case s == http.StatusNotFound:
 		return failure{status: 404, dep: dep, message: fmt.Sprintf(
 			"Microsoft Graph has no such service principal (%s). Use the object ID of the enterprise application's "+
@@ -145,11 +187,40 @@ func fromGraph(e *graph.ResponseError) failure {
 				"ago may not have replicated yet.", said)}
 	case s == http.StatusTooManyRequests || s == http.StatusConflict || s == http.StatusRequestTimeout || s >= 500:
 		return failure{status: 503, dep: dep, retryAfter: e.RetryAfter, message: fmt.Sprintf(
-			"Microsoft Graph stayed throttled or unavailable after retries (%s); retry later.", said)}
+			"Microsoft Graph stayed throttled or unavailable after retries while %s (%s); retry later.", operationText(e.Operation), said)}
 	default:
 		return failure{status: 502, dep: dep, message: fmt.Sprintf(
-			"Microsoft Graph refused the request (%s).", said)}
+			"Microsoft Graph refused %s (%s).", operationText(e.Operation), said)}
 	}
+}
+
+// The permissions and the setting Graph failures name.
+const (
+	permSyncAll            = "Synchronization.ReadWrite.All"
+	permOwnedBy            = "Application.ReadWrite.OwnedBy"
+	settingConsistencyWait = "PUTSECRETS_GRAPH_CONSISTENCY_WAIT"
+)
+
+// operationText says what the app was doing when Graph answered.
+func operationText(op string) string {
+	switch op {
+	case graph.OperationPutSecrets:
+		return "saving the secrets"
+	case graph.OperationValidateCredentials:
+		return "validating the credentials"
+	case graph.OperationStartJob:
+		return "starting the synchronization job"
+	case graph.OperationRestartJob:
+		return "restarting the synchronization job"
+	case graph.OperationGetJob:
+		return "reading the synchronization job"
+	}
+	return "calling it"
+}
+
+// waited describes a replication wait that ran out.
+func waited(w *graph.ReplicationError) string {
+	return fmt.Sprintf("%d tries over %s, waiting at most %s", w.Tries, w.Waited.Round(100*time.Millisecond), w.Limit)
 }
 
 func graphSaid(e *graph.ResponseError) string {
@@ -171,12 +242,18 @@ func graphSaid(e *graph.ResponseError) string {
 }
 
 // innerCodeHints say what to do about the synchronization service's own
-// error codes.
+// error codes (matched without regard to case): which key to look at.
 var innerCodeHints = map[string]string{
 	"invalidnotificationsettings": "SyncNotificationSettings must be a JSON object such as " +
 		`{"Enabled":true,"Recipients":"ops@example.com","DeleteThresholdEnabled":true,"DeleteThresholdValue":50}.`,
 	"invalidcredentials":          "The target application refused the credentials: check the secret's current value in Key Vault.",
 	"credentialsvalidationfailed": "The target application refused the credentials: check BaseAddress and the token in Key Vault.",
+	"systemforcrossdomainidentitymanagementcredentialvalidationfailure": "The SCIM endpoint refused the credentials: " +
+		"check that BaseAddress is the application's SCIM endpoint and that SecretToken in Key Vault holds a current, " +
+		"unexpired token for it.",
+	"systemforcrossdomainidentitymanagementcredentialvalidationunavailable": "The synchronization service could not " +
+		"reach the SCIM endpoint: check that BaseAddress is right and that the endpoint is reachable from the internet " +
+		"(Microsoft Entra provisioning calls it from Microsoft's cloud).",
 }
 
 func fromVault(e *vault.Error) failure {

@@ -120,6 +120,28 @@ func During(dependency string, err error) error {
 	return &Calling{Dependency: dependency, Err: err}
 }
 
+// Saved marks an error of the job follow-up, which runs after the secrets
+// were saved: the document says that they were, so that nobody rotates them
+// again in vain. The status is the underlying error's.
+type Saved struct {
+	// RequestID is Graph's request-id of the successful PUT.
+	RequestID string
+	Err       error
+}
+
+func (e *Saved) Error() string { return "after the secrets were saved: " + e.Err.Error() }
+
+func (e *Saved) Unwrap() error { return e.Err }
+
+// AfterSave wraps err, which happened after the PUT with Graph request-id
+// requestID succeeded.
+func AfterSave(requestID string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return &Saved{RequestID: requestID, Err: err}
+}
+
 // New returns a problem with a status and detail of the caller's choosing,
 // for answers that are not errors of a dependency (e.g. a missing body).
 func New(status int, detail string, errs ...FieldError) *Problem {
