@@ -18,7 +18,8 @@ func (fakeTokens) Grant(token string) (identity.Grant, bool) {
 	return identity.Grant{Resource: "https://graph.microsoft.com"}, token == "tok"
 }
 
-// TestAddingARoute shows how a job endpoint plugs in: a handler that uses
+// TestAddingARoute shows how an endpoint plugs in (provisionOnDemand, which
+// the stand-in does not serve): a handler that uses
 // readJSON, listed on the mux behind s.sp, gets authentication, version and
 // service principal checks and scripted responses for free.
 func TestAddingARoute(t *testing.T) {
@@ -33,29 +34,32 @@ func TestAddingARoute(t *testing.T) {
 	}
 	const sp = "6a9b2c1e-5f4d-4e3a-9b8c-7d6e5f4a3b2c"
 	s.AddServicePrincipal(sp)
-	var gotTemplate string
-	s.mux.Handle("POST /{version}/serviceprincipals/{id}/synchronization/jobs/validatecredentials", s.sp(func(w http.ResponseWriter, r *http.Request) {
+	var gotRule string
+	s.mux.Handle("POST /{version}/serviceprincipals/{id}/synchronization/jobs/{job}/provisionondemand", s.sp(func(w http.ResponseWriter, r *http.Request) {
 		var body struct {
-			TemplateID string `json:"templateId"`
+			Parameters []struct {
+				RuleID string `json:"ruleId"`
+			} `json:"parameters"`
 		}
-		if !readJSON(w, r, &body) {
+		if !readJSON(w, r, &body) || len(body.Parameters) != 1 {
 			return
 		}
-		gotTemplate = body.TemplateID
+		gotRule = body.Parameters[0].RuleID
 		w.WriteHeader(http.StatusNoContent)
 	}))
 	s.Script(sp, Response{Status: 409})
 
-	path := "/v1.0/servicePrincipals/" + sp + "/synchronization/jobs/validateCredentials"
+	path := "/v1.0/servicePrincipals/" + sp + "/synchronization/jobs/scim.1/provisionOnDemand"
+	const body = `{"parameters":[{"ruleId":"r1"}]}`
 	tests := []struct {
 		name, contentType, body, token string
 		wantStatus                     int
 		wantCode                       string
 	}{
-		{"scripted 409 first", "application/json", `{"templateId":"scim"}`, "tok", 409, "Conflict"},
-		{"no token", "application/json", `{"templateId":"scim"}`, "", 401, "InvalidAuthenticationToken"},
-		{"unreadable body", "text/plain", `{"templateId":"scim"}`, "tok", 400, "BadRequest"},
-		{"served", "application/json", `{"templateId":"scim"}`, "tok", 204, ""},
+		{"scripted 409 first", "application/json", body, "tok", 409, "Conflict"},
+		{"no token", "application/json", body, "", 401, "InvalidAuthenticationToken"},
+		{"unreadable body", "text/plain", body, "tok", 400, "BadRequest"},
+		{"served", "application/json", body, "tok", 204, ""},
 	}
 	for _, tt := range tests {
 		req := httptest.NewRequest("POST", "https://graph.microsoft.com"+path, strings.NewReader(tt.body))
@@ -76,8 +80,8 @@ func TestAddingARoute(t *testing.T) {
 			}
 		}
 	}
-	if gotTemplate != "scim" {
-		t.Errorf("handler saw templateId %q", gotTemplate)
+	if gotRule != "r1" {
+		t.Errorf("handler saw ruleId %q", gotRule)
 	}
 	if n := len(s.Calls()); n != len(tests) {
 		t.Errorf("recorded %d calls, want %d", n, len(tests))

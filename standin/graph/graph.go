@@ -6,8 +6,10 @@
 // Every request needs a bearer token that the identity stand-in issued for
 // "https://<that host>"; others get 401 InvalidAuthenticationToken. The
 // surface is listed in routes.go: PUT and GET
-// /{v1.0|beta}/servicePrincipals/{id}/synchronization/secrets today, with
-// room for the synchronization job endpoints. Answers carry Graph's
+// /{v1.0|beta}/servicePrincipals/{id}/synchronization/secrets, and the job
+// endpoints a rotation uses: validateCredentials (collection-level and
+// job-bound), start, restart and GET of a job, whose state (AddJob) and
+// validation outcome (SetValidation) are scriptable. Answers carry Graph's
 // request-id and client-request-id headers and its error document
 // {"error":{"code","message","innerError":{"date","request-id","client-request-id"}}}.
 // Responses can be scripted per service principal to reproduce throttling,
@@ -102,7 +104,9 @@ type Response struct {
 
 // servicePrincipal is the state kept per service principal.
 type servicePrincipal struct {
-	saved []KeyValue // nil until a PUT succeeds
+	saved      []KeyValue      // nil until a PUT succeeds
+	jobs       map[string]*Job // by lower-case job ID
+	validation Validation      // the outcome of validateCredentials
 }
 
 // Server is the Graph stand-in.
@@ -188,7 +192,7 @@ func (s *Server) AddServicePrincipal(id string) {
 	defer s.mu.Unlock()
 	key := strings.ToLower(id)
 	if _, ok := s.sps[key]; !ok {
-		s.sps[key] = &servicePrincipal{}
+		s.sps[key] = &servicePrincipal{jobs: map[string]*Job{}}
 	}
 }
 

@@ -14,19 +14,23 @@ import (
 
 // addRoutes lists the whole surface. Patterns are lower case: Graph matches
 // path segments case-insensitively, so requests are routed on their
-// lower-cased path. Synchronization routes go through s.sp, which checks the
-// version and service principal and plays scripted responses.
+// lower-cased path (handlers read IDs as sent from the call's record).
+// Synchronization routes go through s.sp, which checks the version and
+// service principal and plays scripted responses.
 //
-// To add the job endpoints, write their handlers in their own file (readJSON
-// decodes an action's body, writeError and writeSyncError answer Graph's and
-// the synchronization service's errors, callOf(r).spID and .version are
-// set) and list them here, e.g.
-//
-//	mux.Handle("POST /{version}/serviceprincipals/{id}/synchronization/jobs/validatecredentials", s.sp(s.validateCredentials))
-//	mux.Handle("POST /{version}/serviceprincipals/{id}/synchronization/jobs/{job}/start", s.sp(s.startJob))
+// To add an endpoint, write its handler in its own file (readJSON decodes an
+// action's body, writeError and writeSyncError answer Graph's and the
+// synchronization service's errors, callOf(r).spID and .version are set) and
+// list it here.
 func (s *Server) addRoutes(mux *http.ServeMux) {
-	mux.Handle("PUT /{version}/serviceprincipals/{id}/synchronization/secrets", s.sp(s.putSecrets))
-	mux.Handle("GET /{version}/serviceprincipals/{id}/synchronization/secrets", s.sp(s.getSecrets))
+	const sync = "/{version}/serviceprincipals/{id}/synchronization"
+	mux.Handle("PUT "+sync+"/secrets", s.sp(s.putSecrets))
+	mux.Handle("GET "+sync+"/secrets", s.sp(s.getSecrets))
+	mux.Handle("POST "+sync+"/jobs/validatecredentials", s.sp(s.validateCredentials))
+	mux.Handle("POST "+sync+"/jobs/{job}/validatecredentials", s.sp(s.validateCredentials))
+	mux.Handle("POST "+sync+"/jobs/{job}/start", s.sp(s.startJob))
+	mux.Handle("POST "+sync+"/jobs/{job}/restart", s.sp(s.restartJob))
+	mux.Handle("GET "+sync+"/jobs/{job}", s.sp(s.getJob))
 	mux.HandleFunc("/", s.notFound)
 }
 

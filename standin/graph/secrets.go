@@ -75,6 +75,16 @@ func parseSecrets(contentType string, body []byte) (kvs []KeyValue, status int, 
 	if !ok {
 		return bad("The request payload has no 'value' property; expected {\"value\":[{\"key\":…,\"value\":…}]}.")
 	}
+	return parsePairs(raw)
+}
+
+// parsePairs decodes a collection of synchronizationSecretKeyStringValuePair
+// strictly (the PUT's value, validateCredentials' credentials): only key and
+// value, keys among the 45 names in wire casing, every value a JSON string.
+func parsePairs(raw json.RawMessage) (kvs []KeyValue, status int, code, msg string) {
+	bad := func(m string) ([]KeyValue, int, string, string) {
+		return nil, http.StatusBadRequest, "BadRequest", m
+	}
 	var entries []map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &entries); err != nil {
 		return bad("An unexpected 'StartObject' node was found when reading from the JSON reader. A 'StartArray' node was expected.")
