@@ -153,13 +153,16 @@ func fromGraph(e *graph.ResponseError, wait *graph.ReplicationError) failure {
 				"or %s and add the identity as an owner of the service principal.",
 			operationText(e.Operation), said, waited(wait), settingConsistencyWait, permSyncAll, permOwnedBy)}
 	case wait != nil && s == http.StatusNotFound:
+		if e.Operation == graph.OperationValidateCredentials {
+			hint += " With validate.jobId, also check that the job exists on the service principal."
+		}
 		return failure{status: 404, dep: dep, message: fmt.Sprintf(
 			"Microsoft Graph kept answering 404 for the service principal while %s (%s; %s). Either the service "+
 				"principal was created moments ago and has not replicated yet: retry later, or raise %s; or the app's "+
 				"managed identity cannot see it: grant the identity %s, or %s and add the identity as an owner of the "+
 				"service principal; or it does not exist: use the object ID of the enterprise application's service "+
-				"principal, not the app registration's application ID.",
-			operationText(e.Operation), said, waited(wait), settingConsistencyWait, permSyncAll, permOwnedBy)}
+				"principal, not the app registration's application ID.%s",
+			operationText(e.Operation), said, waited(wait), settingConsistencyWait, permSyncAll, permOwnedBy, hint)}
 	case s == http.StatusBadRequest && e.Operation == graph.OperationValidateCredentials:
 		return failure{status: 422, dep: dep, message: fmt.Sprintf(
 			"The target application did not accept the credentials when Microsoft Graph validated them (%s).%s "+

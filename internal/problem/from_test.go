@@ -117,7 +117,7 @@ func TestFrom(t *testing.T) {
 				Err: &graph.ResponseError{StatusCode: 404, Code: "Request_ResourceNotFound", Operation: graph.OperationValidateCredentials}},
 			status: 404, dependency: &Dependency{Service: "graph", Status: 404, Code: "Request_ResourceNotFound"},
 			detail: []string{"kept answering 404", "validating the credentials", "not replicated yet", "Synchronization.ReadWrite.All",
-				"Application.ReadWrite.OwnedBy", "object ID"},
+				"Application.ReadWrite.OwnedBy", "object ID", "validate.jobId"},
 		},
 		{
 			name: "unknown job after the save",
