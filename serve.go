@@ -68,7 +68,7 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 	}
 	log.Info("handler listening", "address", ln.Addr().String(), "cloud", cfg.Cloud.Name, "credential", string(kind),
 		"allowedVaults", cfg.AllowedVaults, "graphApiVersion", cfg.GraphAPIVersion,
-		"invocationTimeout", cfg.InvocationTimeout.String(),
+		"invocationTimeout", cfg.InvocationTimeout.String(), "graphConsistencyWait", cfg.ConsistencyWait.String(),
 		"serviceBus", connectionKind(cfg.ServiceBus), "resultsQueue", cfg.ResultsQueue)
 
 	errc := make(chan error, 1)
@@ -151,5 +151,5 @@ func newService(cfg *config.Config, getenv func(string) string) (*provision.Serv
 	if err != nil {
 		return nil, "", fmt.Errorf("graph client: %w", err)
 	}
-	return provision.New(policyFor(cfg), resolver, g), kind, nil
+	return provision.New(policyFor(cfg), resolver, g, provision.Options{ConsistencyWait: cfg.ConsistencyWait}), kind, nil
 }

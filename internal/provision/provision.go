@@ -2,6 +2,12 @@
 // resolve its Key Vault references with the app's identity, and store the
 // complete set of secrets on the service principal with Microsoft Graph.
 //
+// A rotation can ask for more (see Put): validate the credentials with the
+// synchronization service before saving them, and start or restart the
+// synchronization job afterwards. Every Graph call of one invocation goes
+// through one graph.ReplicationWait, which rides out the 401s and 404s of a
+// service principal created moments ago.
+//
 // The HTTP function, the Service Bus function and the worker command all call
 // Service.Put; what differs between them (how the answer travels) lives with
 // them.
@@ -10,6 +16,7 @@ package provision
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/putsecrets/putsecrets/internal/graph"
@@ -32,8 +39,60 @@ type Result struct {
 	Status             string   `json:"status"`
 	APIVersion         string   `json:"apiVersion"`
 	Keys               []string `json:"keys"`
-	GraphRequestID     string   `json:"graphRequestId,omitempty"`
-	DurationMs         int64    `json:"durationMs"`
+	// Validated reports that the synchronization service accepted the
+	// credentials before they were saved (the request's validate).
+	Validated      bool       `json:"validated"`
+	Job            *JobResult `json:"job,omitempty"`
+	GraphRequestID string     `json:"graphRequestId,omitempty"`
+	DurationMs     int64      `json:"durationMs"`
+}
+
+// The job actions of request.Job.Action.
+const (
+	actionStart   = "start"
+	actionRestart = "restart"
+)
+
+// Why a job action was not performed (JobResult.Skipped).
+const (
+	SkippedAlreadyRunning = "alreadyRunning"
+	SkippedDryRun         = "dryRun"
+)
+
+// JobResult is what the job follow-up did and found.
+type JobResult struct {
+	// ID is the synchronization job's ID.
+	ID string `json:"id"`
+	// Action is the action the request asked for, "start" or "restart".
+	Action string `json:"action"`
+	// Skipped, when set, says why the action was not performed:
+	// SkippedAlreadyRunning (a running job is not started again) or
+	// SkippedDryRun.
+	Skipped string `json:"skipped,omitempty"`
+	// StatusCode is the job's status.code as read after the action:
+	// NotConfigured, NotRun, Active, Paused or Quarantine.
+	StatusCode string `json:"statusCode,omitempty"`
+	// Quarantine is set when the job reports a quarantine.
+	Quarantine *JobQuarantine `json:"quarantine,omitempty"`
+}
+
+// JobQuarantine is why a job is held. The synchronization error's message
+// is left out: it quotes the target application's answers, which can hold
+// the values sent to it.
+type JobQuarantine struct {
+	// Reason is the quarantineReason, e.g. "EncounteredQuarantineException".
+	Reason string `json:"reason,omitempty"`
+	// ErrorCode is the synchronizationError's code, e.g.
+	// "SystemForCrossDomainIdentityManagementCredentialValidationFailure".
+	ErrorCode string `json:"errorCode,omitempty"`
+}
+
+// Options are a Service's settings.
+type Options struct {
+	// ConsistencyWait bounds how long one invocation retries Graph's 401 and
+	// 404 for a service principal created moments ago
+	// (PUTSECRETS_GRAPH_CONSISTENCY_WAIT); 0 retries nothing.
+	ConsistencyWait time.Duration
 }
 
 // Service puts secrets. It is safe for concurrent use.
@@ -41,18 +100,29 @@ type Service struct {
 	policy *request.Policy
 	vault  *vault.Resolver
 	graph  *graph.Client
+	opts   Options
 }
 
 // New returns a Service. Nothing here does network I/O.
-func New(policy *request.Policy, resolver *vault.Resolver, graphClient *graph.Client) *Service {
-	return &Service{policy: policy, vault: resolver, graph: graphClient}
+func New(policy *request.Policy, resolver *vault.Resolver, graphClient *graph.Client, opts Options) *Service {
+	return &Service{policy: policy, vault: resolver, graph: graphClient, opts: opts}
 }
 
 // Policy returns the policy requests are validated against.
 func (s *Service) Policy() *request.Policy { return s.policy }
 
-// Put validates body, resolves its references and, unless it is a dry run,
-// PUTs the secrets. Errors are for problem.From.
+// Put validates body, resolves its references and then, in this order:
+//
+//  1. with validate, asks the synchronization service to test the resolved
+//     credentials (validateCredentials); a refusal ends here, nothing saved;
+//  2. unless it is a dry run, PUTs the secrets;
+//  3. with job, starts or restarts the job (a start only when the job is not
+//     already Active, which is read first) and reads the job once to report
+//     its status.
+//
+// A dry run resolves everything and runs the validation it asks for, which
+// changes nothing, but neither saves nor touches the job. Errors are for
+// problem.From; an error of step 3 says that the secrets were saved.
 func (s *Service) Put(ctx context.Context, body []byte) (*Result, error) {
 	start := time.Now()
 	res := &Result{}
@@ -72,17 +142,102 @@ func (s *Service) Put(ctx context.Context, body []byte) (*Result, error) {
 	if err != nil {
 		return res, err
 	}
+	wait := graph.NewReplicationWait(s.opts.ConsistencyWait)
+	if v := req.Validate; v != nil {
+		err := wait.Do(ctx, func(ctx context.Context) error {
+			_, err := s.graph.ValidateCredentials(ctx, req.APIVersion, req.ServicePrincipalID,
+				graph.CredentialsTarget{TemplateID: v.TemplateID, JobID: v.JobID}, secrets)
+			return err
+		})
+		if err != nil {
+			return res, problem.During("Microsoft Graph", err)
+		}
+		res.Validated = true
+	}
 	if req.DryRun {
 		res.Status = StatusDryRun
+		if req.Job != nil {
+			res.Job = &JobResult{ID: req.Job.ID, Action: req.Job.Action, Skipped: SkippedDryRun}
+		}
 		return res, nil
 	}
-	put, err := s.graph.PutSecrets(ctx, req.APIVersion, req.ServicePrincipalID, secrets)
+	var put graph.PutSecretsResponse
+	err = wait.Do(ctx, func(ctx context.Context) error {
+		var err error
+		put, err = s.graph.PutSecrets(ctx, req.APIVersion, req.ServicePrincipalID, secrets)
+		return err
+	})
 	res.GraphRequestID = put.RequestID
 	if err != nil {
 		return res, problem.During("Microsoft Graph", err)
 	}
 	res.Status = StatusSaved
+	if req.Job != nil {
+		if res.Job, err = s.followUp(ctx, wait, req); err != nil {
+			return res, problem.AfterSave(put.RequestID, problem.AtFields(problem.During("Microsoft Graph", err), "job.id"))
+		}
+	}
 	return res, nil
+}
+
+// followUp starts or restarts the job and reads it once to report on it. A
+// start reads the job first: Graph advises against starting a running job,
+// and that first read is then the report.
+func (s *Service) followUp(ctx context.Context, wait *graph.ReplicationWait, req *request.Request) (*JobResult, error) {
+	j := req.Job
+	out := &JobResult{ID: j.ID, Action: j.Action}
+	var job graph.GetJobResponse
+	read := func(ctx context.Context) error {
+		var err error
+		job, err = s.graph.GetJob(ctx, req.APIVersion, req.ServicePrincipalID, j.ID)
+		return err
+	}
+	switch j.Action {
+	case actionStart:
+		if err := wait.Do(ctx, read); err != nil {
+			return out, err
+		}
+		if job.Status.Code == graph.JobActive {
+			out.Skipped = SkippedAlreadyRunning
+			out.report(job.Job)
+			return out, nil
+		}
+		if err := wait.Do(ctx, func(ctx context.Context) error {
+			_, err := s.graph.StartJob(ctx, req.APIVersion, req.ServicePrincipalID, j.ID)
+			return err
+		}); err != nil {
+			return out, err
+		}
+	case actionRestart:
+		if err := wait.Do(ctx, func(ctx context.Context) error {
+			_, err := s.graph.RestartJob(ctx, req.APIVersion, req.ServicePrincipalID, j.ID, j.ResetScope)
+			return err
+		}); err != nil {
+			return out, err
+		}
+	default:
+		return out, fmt.Errorf("job action %q is neither start nor restart", j.Action)
+	}
+	if err := wait.Do(ctx, read); err != nil {
+		return out, err
+	}
+	out.report(job.Job)
+	return out, nil
+}
+
+// report copies what the answer shows of a job: its status code and the
+// reason and error code of a quarantine.
+func (r *JobResult) report(job graph.Job) {
+	r.StatusCode = job.Status.Code
+	if q := job.Status.Quarantine; q != nil {
+		jq := JobQuarantine{Reason: q.Reason}
+		if q.Error != nil {
+			jq.ErrorCode = q.Error.Code
+		}
+		if jq != (JobQuarantine{}) {
+			r.Quarantine = &jq
+		}
+	}
 }
 
 // resolve reads every Key Vault reference (each distinct secret once,
