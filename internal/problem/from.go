@@ -235,14 +235,23 @@ func graphSaid(e *graph.ResponseError) string {
 		parts = append(parts, e.InnerCode)
 	}
 	s := strings.Join(parts, " ")
-	if e.Message != "" {
-		s += ": " + strings.TrimSuffix(strings.TrimSpace(e.Message), ".")
+	if m := strings.Join(strings.Fields(e.Message), " "); m != "" {
+		// One line, bounded: the synchronization service's messages quote
+		// the target's answers, headers and all.
+		if r := []rune(m); len(r) > maxGraphMessage {
+			m = string(r[:maxGraphMessage]) + "…"
+		}
+		s += ": " + strings.TrimSuffix(m, ".")
 	}
 	if e.RequestID != "" {
 		s += "; request-id " + e.RequestID
 	}
 	return s
 }
+
+// maxGraphMessage bounds how much of Graph's message a detail quotes, in
+// characters.
+const maxGraphMessage = 600
 
 // innerCodeHints say what to do about the synchronization service's own
 // error codes (matched without regard to case): which key to look at.

@@ -97,10 +97,11 @@ func TestFrom(t *testing.T) {
 		{
 			name: "validation refused by the target",
 			err: During("Microsoft Graph", &graph.ResponseError{StatusCode: 400, Code: "UnknownError", Operation: graph.OperationValidateCredentials,
-				InnerCode: "SystemForCrossDomainIdentityManagementCredentialValidationFailure", Message: "we received this unexpected response: Unauthorized", RequestID: "g-v"}),
+				InnerCode: "SystemForCrossDomainIdentityManagementCredentialValidationFailure", RequestID: "g-v",
+				Message: "we received this unexpected response:\r\n\r\n   Response Status Code: Unauthorized\r\n" + strings.Repeat("x", 2000)}),
 			status: 422, dependency: &Dependency{Service: "graph", Status: 400, Code: "UnknownError",
 				InnerCode: "SystemForCrossDomainIdentityManagementCredentialValidationFailure", RequestID: "g-v"},
-			detail: []string{"did not accept the credentials", "CredentialValidationFailure", "unexpected response: Unauthorized", "g-v",
+			detail: []string{"did not accept the credentials", "CredentialValidationFailure", "unexpected response: Response Status Code: Unauthorized", "x…; request-id g-v",
 				"SecretToken", "BaseAddress", "Nothing was saved"},
 		},
 		{
