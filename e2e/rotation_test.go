@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -31,6 +32,27 @@ type rotation struct {
 	} `json:"job"`
 }
 
+// shown returns text for a failure message, or only its length when it holds
+// a canary: test output never shows a secret value.
+func shown(text string) string {
+	for _, c := range canaries.all() {
+		if strings.Contains(text, c.text) {
+			return fmt.Sprintf("<%d bytes withheld: they hold a secret value>", len(text))
+		}
+	}
+	return fmt.Sprintf("%q", text)
+}
+
+// lacks reports each wanted substring that text does not hold.
+func lacks(t *testing.T, what, text string, want ...string) {
+	t.Helper()
+	for _, w := range want {
+		if !strings.Contains(text, w) {
+			t.Errorf("%s %s lacks %q", what, shown(text), w)
+		}
+	}
+}
+
 func rotated(t *testing.T, res *host.HTTPResult) rotation {
 	t.Helper()
 	ok(t, res)
@@ -39,7 +61,7 @@ func rotated(t *testing.T, res *host.HTTPResult) rotation {
 		t.Fatal(err)
 	}
 	if r.Validated == nil {
-		t.Errorf("answer has no validated: %s", res.CallerBody)
+		t.Errorf("answer has no validated: %s", shown(string(res.CallerBody)))
 	}
 	return r
 }
@@ -138,12 +160,8 @@ func TestValidationRefused(t *testing.T) {
 	})
 	res := f.http(d)
 	p := failed(t, res, 422)
-	for _, want := range []string{"did not accept the credentials", graph.CredentialValidationFailure,
-		"While attempting to validate our authorization", "[REDACTED]", "SecretToken", "Nothing was saved"} {
-		if !strings.Contains(p.Detail, want) {
-			t.Errorf("detail %q lacks %q", p.Detail, want)
-		}
-	}
+	lacks(t, "detail", p.Detail, "did not accept the credentials", graph.CredentialValidationFailure,
+		"While attempting to validate our authorization", "[REDACTED]", "SecretToken", "Nothing was saved")
 	if p.Dependency == nil || p.Dependency.InnerCode != graph.CredentialValidationFailure || p.Dependency.RequestID == "" {
 		t.Errorf("dependency = %+v, want the inner code and a request ID", p.Dependency)
 	}
@@ -267,11 +285,9 @@ func TestJobUnknownAfterSave(t *testing.T) {
 	t.Parallel()
 	f := start(t, nil)
 	p := failed(t, f.http(rotationDoc(f, map[string]any{"job": map[string]any{"id": "scim.nope", "action": "start"}})), 404)
-	if !strings.Contains(p.Detail, "The secrets were saved") || !strings.Contains(p.Detail, "no such synchronization job") {
-		t.Errorf("detail = %q", p.Detail)
-	}
+	lacks(t, "detail", p.Detail, "The secrets were saved", "no such synchronization job")
 	if len(p.Errors) != 1 || p.Errors[0].Field != "job.id" {
-		t.Errorf("errors = %+v, want job.id", p.Errors)
+		t.Errorf("errors = %s, want one for job.id", shown(fmt.Sprint(p.Errors)))
 	}
 	if f.env.Graph.Saved(spID) == nil {
 		t.Error("nothing was saved")
@@ -344,11 +360,7 @@ func TestReplicationWait(t *testing.T) {
 				return
 			}
 			p := failed(t, res, tt.wantStatus)
-			for _, want := range tt.wantDetail {
-				if !strings.Contains(p.Detail, want) {
-					t.Errorf("detail %q lacks %q", p.Detail, want)
-				}
-			}
+			lacks(t, "detail", p.Detail, tt.wantDetail...)
 			if len(calls) < 3 {
 				t.Errorf("Graph saw %d calls, want the wait to retry (at least 3 within 2s)", len(calls))
 			}
