@@ -277,6 +277,9 @@ func TestJobQuarantineReported(t *testing.T) {
 		a.Job.Quarantine.Reason != "EncounteredQuarantineException" || a.Job.Quarantine.ErrorCode != graph.CredentialValidationFailure {
 		t.Errorf("job = %+v, want Quarantine with its reason and error code", a.Job)
 	}
+	if logs := f.logs(); !strings.Contains(logs, `"jobId":"`+jobID+`"`) || !strings.Contains(logs, `"jobStatus":"Quarantine"`) {
+		t.Errorf("the invocation's log line lacks the job and its status: %s", shown(logs))
+	}
 }
 
 // TestJobUnknownAfterSave: the secrets are saved, and the failure says so

@@ -106,6 +106,12 @@ func (inv invocationLog) log(log *slog.Logger, start time.Time, status int, res 
 		if res.Status != "" {
 			attrs = append(attrs, "outcome", res.Status)
 		}
+		if res.Validated {
+			attrs = append(attrs, "validated", true)
+		}
+		if j := res.Job; j != nil {
+			attrs = append(attrs, "jobId", j.ID, "jobAction", j.Action, "jobSkipped", j.Skipped, "jobStatus", j.StatusCode)
+		}
 	}
 	attrs = append(attrs, extra...)
 	if p != nil {
