@@ -7,6 +7,13 @@
 // redacted logging come from azcore. Each operation lives in its own file and
 // takes four steps: build the request, Pipeline().Do, check the status code,
 // decode. Every non-success answer becomes a *ResponseError.
+//
+// The operations are those of a credential rotation: PutSecrets,
+// ValidateCredentials, StartJob, RestartJob and GetJob. Secret values are
+// revealed in one place (revealPairs), for the two request bodies that carry
+// them, and scrubbed from Graph's answers to those requests. ReplicationWait
+// is the one retry loop beyond azcore's: it rides out the 401s and 404s of a
+// service principal created moments ago, within a bound.
 package graph
 
 import (
