@@ -274,8 +274,11 @@ func TestStatuses(t *testing.T) {
 			doc: func(f *fixture) any { return doc(spID, literal("SecretToken", f.literal(""))) },
 		},
 		{
+			// Without the replication wait (TestReplicationWait covers it), an
+			// unknown service principal's 404 is final at once.
 			name: "404 no such service principal", status: 404, depCode: "Request_ResourceNotFound",
-			doc: func(f *fixture) any { return doc(otherSP, literal("BaseAddress", f.literal("BaseAddress"))) },
+			settings: settings{"PUTSECRETS_GRAPH_CONSISTENCY_WAIT": "0"},
+			doc:      func(f *fixture) any { return doc(otherSP, literal("BaseAddress", f.literal("BaseAddress"))) },
 		},
 		{
 			name: "422 secret does not exist", status: 422, field: "secrets[0].secretUri", noGraph: true, depCode: "SecretNotFound",
@@ -320,6 +323,7 @@ func TestStatuses(t *testing.T) {
 		},
 		{
 			name: "502 Graph 401", status: 502, detail: []string{"Application.ReadWrite.OwnedBy"},
+			settings: settings{"PUTSECRETS_GRAPH_CONSISTENCY_WAIT": "0"},
 			setup: func(f *fixture) {
 				f.env.Graph.Script(spID, graph.Response{Status: 401, Code: "InvalidAuthenticationToken"})
 			},

@@ -147,22 +147,22 @@ func fromGraph(e *graph.ResponseError, wait *graph.ReplicationError) failure {
 	switch s := e.StatusCode; {
 	case wait != nil && s == http.StatusUnauthorized:
 		return failure{status: 502, dep: dep, message: fmt.Sprintf(
-			"Microsoft Graph kept answering 401 for the service principal while %s (%s; %s). Either the service "+
+			"Microsoft Graph %s 401 for the service principal while %s (%s; %s). Either the service "+
 				"principal was created moments ago and has not replicated yet: retry later, or raise %s; or the app's "+
 				"managed identity may not write it: grant the identity the Microsoft Graph application permission %s, "+
 				"or %s and add the identity as an owner of the service principal.",
-			operationText(e.Operation), said, waited(wait), settingConsistencyWait, permSyncAll, permOwnedBy)}
+			answered(wait), operationText(e.Operation), said, waited(wait), settingConsistencyWait, permSyncAll, permOwnedBy)}
 	case wait != nil && s == http.StatusNotFound:
 		if e.Operation == graph.OperationValidateCredentials {
 			hint += " With validate.jobId, also check that the job exists on the service principal."
 		}
 		return failure{status: 404, dep: dep, message: fmt.Sprintf(
-			"Microsoft Graph kept answering 404 for the service principal while %s (%s; %s). Either the service "+
+			"Microsoft Graph %s 404 for the service principal while %s (%s; %s). Either the service "+
 				"principal was created moments ago and has not replicated yet: retry later, or raise %s; or the app's "+
 				"managed identity cannot see it: grant the identity %s, or %s and add the identity as an owner of the "+
 				"service principal; or it does not exist: use the object ID of the enterprise application's service "+
 				"principal, not the app registration's application ID.%s",
-			operationText(e.Operation), said, waited(wait), settingConsistencyWait, permSyncAll, permOwnedBy, hint)}
+			answered(wait), operationText(e.Operation), said, waited(wait), settingConsistencyWait, permSyncAll, permOwnedBy, hint)}
 	case s == http.StatusBadRequest && e.Operation == graph.OperationValidateCredentials:
 		return failure{status: 422, dep: dep, message: fmt.Sprintf(
 			"The target application did not accept the credentials when Microsoft Graph validated them (%s).%s "+
@@ -223,7 +223,18 @@ func operationText(op string) string {
 
 // waited describes a replication wait that ran out.
 func waited(w *graph.ReplicationError) string {
+	if w.Limit <= 0 {
+		return "no replication wait: " + settingConsistencyWait + " is 0"
+	}
 	return fmt.Sprintf("%d tries over %s, waiting at most %s", w.Tries, w.Waited.Round(100*time.Millisecond), w.Limit)
+}
+
+// answered is how Graph's answers to a replication wait are told.
+func answered(w *graph.ReplicationError) string {
+	if w.Tries > 1 {
+		return "kept answering"
+	}
+	return "answered"
 }
 
 func graphSaid(e *graph.ResponseError) string {

@@ -121,6 +121,12 @@ func TestFrom(t *testing.T) {
 				"Application.ReadWrite.OwnedBy", "object ID", "validate.jobId"},
 		},
 		{
+			name:   "401 without a replication wait",
+			err:    &graph.ReplicationError{Tries: 1, Err: &graph.ResponseError{StatusCode: 401, Operation: graph.OperationPutSecrets}},
+			status: 502, dependency: &Dependency{Service: "graph", Status: 401},
+			detail: []string{"Microsoft Graph answered 401", "PUTSECRETS_GRAPH_CONSISTENCY_WAIT is 0", "not replicated yet", "Synchronization.ReadWrite.All"},
+		},
+		{
 			name: "unknown job after the save",
 			err: AfterSave("put-1", AtFields(During("Microsoft Graph", &graph.ResponseError{StatusCode: 404, Code: "UnknownError",
 				InnerCode: "JobNotFound", Operation: graph.OperationGetJob, RequestID: "g-j"}), "job.id")),
