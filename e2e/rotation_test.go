@@ -176,9 +176,9 @@ func TestValidationRefused(t *testing.T) {
 	}
 }
 
-// TestDryRunValidates: a dry run runs the validation it asks for and neither
-// saves nor touches the job.
-func TestDryRunValidates(t *testing.T) {
+// TestDryRunSendsNothing: a dry run sends nothing to Graph (CONTRACT.md §2),
+// validation and job follow-up included.
+func TestDryRunSendsNothing(t *testing.T) {
 	t.Parallel()
 	f := start(t, nil)
 	f.env.Graph.AddJob(spID, graph.Job{ID: jobID, TemplateID: "scim", State: graph.JobState{Code: graph.StatusPaused}})
@@ -188,10 +188,10 @@ func TestDryRunValidates(t *testing.T) {
 		"job":      map[string]any{"id": jobID, "action": "restart"},
 	})
 	a := rotated(t, f.http(d))
-	if a.Status != "dryRun" || !*a.Validated || a.Job == nil || a.Job.Skipped != "dryRun" || a.Job.StatusCode != "" {
-		t.Errorf("answer = %+v (job %+v), want dryRun, validated, job skipped", a, a.Job)
+	if a.Status != "dryRun" || *a.Validated || a.Job == nil || a.Job.Skipped != "dryRun" || a.Job.StatusCode != "" {
+		t.Errorf("answer = %+v (job %+v), want dryRun, not validated, job skipped", a, a.Job)
 	}
-	if diff := cmp.Diff([]string{"POST jobs/validateCredentials"}, syncCalls(f)); diff != "" {
+	if diff := cmp.Diff([]string(nil), syncCalls(f)); diff != "" {
 		t.Errorf("Graph calls (-want +got):\n%s", diff)
 	}
 }

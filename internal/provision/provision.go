@@ -113,15 +113,16 @@ func (s *Service) Policy() *request.Policy { return s.policy }
 
 // Put validates body, resolves its references and then, in this order:
 //
-//  1. with validate, asks the synchronization service to test the resolved
-//     credentials (validateCredentials); a refusal ends here, nothing saved;
+//  1. with validate (and not a dry run), asks the synchronization service to
+//     test the resolved credentials (validateCredentials); a refusal ends
+//     here, nothing saved;
 //  2. unless it is a dry run, PUTs the secrets;
 //  3. with job, starts or restarts the job (a start only when the job is not
 //     already Active, which is read first) and reads the job once to report
 //     its status.
 //
-// A dry run resolves everything and runs the validation it asks for, which
-// changes nothing, but neither saves nor touches the job. Errors are for
+// A dry run resolves and checks everything and sends nothing to Graph
+// (CONTRACT.md §2), so it neither validates, saves nor touches the job. Errors are for
 // problem.From; an error of step 3 says that the secrets were saved.
 func (s *Service) Put(ctx context.Context, body []byte) (*Result, error) {
 	start := time.Now()
@@ -143,7 +144,7 @@ func (s *Service) Put(ctx context.Context, body []byte) (*Result, error) {
 		return res, err
 	}
 	wait := graph.NewReplicationWait(s.opts.ConsistencyWait)
-	if v := req.Validate; v != nil {
+	if v := req.Validate; v != nil && !req.DryRun {
 		err := wait.Do(ctx, func(ctx context.Context) error {
 			_, err := s.graph.ValidateCredentials(ctx, req.APIVersion, req.ServicePrincipalID,
 				graph.CredentialsTarget{TemplateID: v.TemplateID, JobID: v.JobID}, secrets)

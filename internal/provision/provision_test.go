@@ -140,10 +140,10 @@ func TestPut(t *testing.T) {
 			wantCalls: []string{"POST validateCredentials"}, wantStatus: 422,
 		},
 		{
-			name: "dry run validates but neither saves nor touches the job", extra: `,"dryRun":true,"validate":{"templateId":"scim"},"job":{"id":"` + jobID + `","action":"start"}`,
+			name: "dry run sends nothing to Graph: no validation, no save, no job", extra: `,"dryRun":true,"validate":{"templateId":"scim"},"job":{"id":"` + jobID + `","action":"start"}`,
 			job:        &paused,
-			wantCalls:  []string{"POST validateCredentials"},
-			wantResult: provision.Result{Status: provision.StatusDryRun, Validated: true, Job: &provision.JobResult{ID: jobID, Action: "start", Skipped: provision.SkippedDryRun}},
+			wantCalls:  nil,
+			wantResult: provision.Result{Status: provision.StatusDryRun, Validated: false, Job: &provision.JobResult{ID: jobID, Action: "start", Skipped: provision.SkippedDryRun}},
 			wantJob:    &graphstandin.Job{},
 		},
 		{
