@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/putsecrets/putsecrets/internal/retryafter"
 	"github.com/putsecrets/putsecrets/internal/secret"
 )
 
@@ -100,7 +101,7 @@ func newResponseError(operation string, resp *http.Response, sentID string, s *s
 		RequestID:       cmp.Or(resp.Header.Get(headerRequestID), d.RequestID),
 		ClientRequestID: cmp.Or(resp.Header.Get(headerClientRequestID), d.ClientRequestID, sentID),
 		Date:            d.Date,
-		RetryAfter:      retryAfter(resp.Header, time.Now()),
+		RetryAfter:      retryafter.Parse(resp.Header, time.Now()),
 		Operation:       operation,
 	}
 }
@@ -200,31 +201,6 @@ func decodeMessage(raw json.RawMessage) (message, code string) {
 		message = se.Message
 	}
 	return message, code
-}
-
-// retryAfter returns the delay a response asks for, in azcore's order of
-// preference: retry-after-ms, x-ms-retry-after-ms, then Retry-After as
-// seconds or an HTTP date. It returns zero when none is present or valid.
-func retryAfter(h http.Header, now time.Time) time.Duration {
-	for _, name := range []string{"retry-after-ms", "x-ms-retry-after-ms"} {
-		if ms, err := strconv.ParseInt(strings.TrimSpace(h.Get(name)), 10, 64); err == nil && ms > 0 {
-			return time.Duration(ms) * time.Millisecond
-		}
-	}
-	v := strings.TrimSpace(h.Get("Retry-After"))
-	if v == "" {
-		return 0
-	}
-	if s, err := strconv.ParseInt(v, 10, 64); err == nil {
-		if s <= 0 {
-			return 0
-		}
-		return time.Duration(s) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil && t.After(now) {
-		return t.Sub(now)
-	}
-	return 0
 }
 
 // scrubber replaces the secret values of one request in text taken from the

@@ -13,6 +13,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+
+	"github.com/putsecrets/putsecrets/internal/retryafter"
 )
 
 // maxErrorBody caps how much of a Key Vault error body is read. (azcore has
@@ -187,7 +189,7 @@ func readDetail(re *azcore.ResponseError) detail {
 		return d
 	}
 	d.requestID = resp.Header.Get("x-ms-request-id")
-	d.retryAfter = retryAfter(resp.Header, time.Now())
+	d.retryAfter = retryafter.Parse(resp.Header, time.Now())
 	if resp.Body == nil {
 		return d
 	}
@@ -237,29 +239,4 @@ func oneLine(s string, n int) string {
 		cut--
 	}
 	return s[:cut] + "…"
-}
-
-// retryAfter returns the delay a response asks for, in azcore's order of
-// preference: retry-after-ms, x-ms-retry-after-ms, then Retry-After as
-// seconds or an HTTP date. It returns zero when none is present or valid.
-func retryAfter(h http.Header, now time.Time) time.Duration {
-	for _, name := range []string{"retry-after-ms", "x-ms-retry-after-ms"} {
-		if ms, err := strconv.ParseInt(strings.TrimSpace(h.Get(name)), 10, 64); err == nil && ms > 0 {
-			return time.Duration(ms) * time.Millisecond
-		}
-	}
-	v := strings.TrimSpace(h.Get("Retry-After"))
-	if v == "" {
-		return 0
-	}
-	if s, err := strconv.ParseInt(v, 10, 64); err == nil {
-		if s <= 0 {
-			return 0
-		}
-		return time.Duration(s) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil && t.After(now) {
-		return t.Sub(now)
-	}
-	return 0
 }

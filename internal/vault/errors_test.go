@@ -118,29 +118,3 @@ func TestErrorMessage(t *testing.T) {
 		})
 	}
 }
-
-func TestRetryAfter(t *testing.T) {
-	t.Parallel()
-	now := time.Date(2025, 5, 14, 9, 31, 7, 0, time.UTC)
-	tests := []struct {
-		name   string
-		header http.Header
-		want   time.Duration
-	}{
-		{"none", http.Header{}, 0},
-		{"seconds", http.Header{"Retry-After": {"7"}}, 7 * time.Second},
-		{"negative", http.Header{"Retry-After": {"-1"}}, 0},
-		{"HTTP date", http.Header{"Retry-After": {now.Add(time.Minute).Format(http.TimeFormat)}}, time.Minute},
-		{"HTTP date in the past", http.Header{"Retry-After": {now.Add(-time.Minute).Format(http.TimeFormat)}}, 0},
-		{"garbage", http.Header{"Retry-After": {"later"}}, 0},
-		{"x-ms-retry-after-ms", http.Header{"X-Ms-Retry-After-Ms": {"20"}}, 20 * time.Millisecond},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			if got := retryAfter(tt.header, now); got != tt.want {
-				t.Errorf("retryAfter(%v) = %v, want %v", tt.header, got, tt.want)
-			}
-		})
-	}
-}
