@@ -76,7 +76,6 @@ resource "azurerm_function_app_flex_consumption" "main" {
 
   https_only                                     = true
   webdeploy_publish_basic_authentication_enabled = false
-  client_certificate_mode                        = "Optional"
 
   app_settings = local.app_settings
 
