@@ -1,5 +1,7 @@
 # infra/infra.mk: infrastructure targets, included from the top-level Makefile
-# (`include infra/infra.mk`). Paths are relative to the repository root.
+# (`include infra/infra.mk`, placed after the Makefile's default target, or
+# make's default goal becomes infra-test). Paths are relative to the
+# repository root; deploy needs the Makefile's package target.
 #
 #   make infra-test      HCL invariant test + actionlint (part of make test; seconds)
 #   make infra-validate  tofu fmt -check + tofu validate of infra/ with OpenTofu and
