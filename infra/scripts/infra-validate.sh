@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# make infra-validate: `tofu fmt -check` on every module under infra/ and
-# `tofu validate` on the azurerm root module, with OpenTofu and the azurerm
-# provider built from the Go module proxy and offered to tofu through a
-# filesystem mirror, so that no provider registry is needed.
+# make infra-validate: `tofu fmt -check` on every module under infra/, and
+# `tofu validate` plus `tofu test` (mocked provider) on the azurerm root
+# module, with OpenTofu and the azurerm provider built from the Go module
+# proxy and offered to tofu through a filesystem mirror, so that no provider
+# registry is needed.
 #
 # infra/graph-permissions/ uses the azuread provider, which the Go module
 # proxy does not serve: it is formatted here and checked by infra/test only.
@@ -42,6 +43,7 @@ echo "infra-validate: tofu fmt -check -diff -recursive infra"
 rm -rf "$work"
 mkdir -p "$work"
 cp infra/*.tf "$work/"
+cp -R infra/tests "$work/tests"
 echo "infra-validate: tofu init -backend=false (infra/)"
 "$tofu" -chdir="$work" init -backend=false -input=false -no-color >"$work/init.log" 2>&1 || {
 	cat "$work/init.log" >&2
@@ -49,6 +51,11 @@ echo "infra-validate: tofu init -backend=false (infra/)"
 }
 echo "infra-validate: tofu validate (infra/)"
 "$tofu" -chdir="$work" validate -no-color
+
+# infra/tests/*.tftest.hcl: plan and apply against a mocked azurerm, to
+# check computed settings for real inputs. No Azure, no credentials.
+echo "infra-validate: tofu test (infra/tests, mocked azurerm)"
+"$tofu" -chdir="$work" test -no-color
 
 echo "infra-validate: infra/graph-permissions/ not validated by tofu: the azuread provider is not on the Go module proxy (checked by infra/test instead)"
 echo "infra-validate: done in $((SECONDS - start)) s"
