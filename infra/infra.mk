@@ -29,7 +29,7 @@ ACTIONLINT := $(INFRA_CACHE)/bin/actionlint-$(ACTIONLINT_VERSION)
 .PHONY: infra-test infra-validate deploy infra-destroy
 
 infra-test: $(ACTIONLINT)
-	cd infra/test && go vet ./... && go test -count=1 ./...
+	cd infra/invariants && go vet ./... && go test -count=1 ./...
 	$(ACTIONLINT) .github/workflows/*.yml
 
 $(ACTIONLINT):

@@ -6,7 +6,7 @@
 # registry is needed.
 #
 # infra/graph-permissions/ uses the azuread provider, which the Go module
-# proxy does not serve: it is formatted here and checked by infra/test only.
+# proxy does not serve: it is formatted here and checked by infra/invariants only.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -57,5 +57,5 @@ echo "infra-validate: tofu validate (infra/)"
 echo "infra-validate: tofu test (infra/tests, mocked azurerm)"
 "$tofu" -chdir="$work" test -no-color
 
-echo "infra-validate: infra/graph-permissions/ not validated by tofu: the azuread provider is not on the Go module proxy (checked by infra/test instead)"
+echo "infra-validate: infra/graph-permissions/ not validated by tofu: the azuread provider is not on the Go module proxy (checked by infra/invariants instead)"
 echo "infra-validate: done in $((SECONDS - start)) s"

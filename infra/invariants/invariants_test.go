@@ -1,4 +1,4 @@
-package infracheck
+package invariants
 
 import (
 	"testing"

@@ -1,4 +1,4 @@
-module github.com/putsecrets/putsecrets/infra/test
+module github.com/putsecrets/putsecrets/infra/invariants
 
 go 1.26.0
 
