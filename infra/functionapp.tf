@@ -31,7 +31,8 @@ locals {
       # DefaultEndpointsProtocol=…;AccountKey=;…" even when the host storage
       # uses an identity (terraform-provider-azurerm#29149, #29693); a user
       # setting wins over it, and an empty value means "not set" to the host,
-      # which then uses the AzureWebJobsStorage__* settings above.
+      # which then uses the AzureWebJobsStorage__* settings above. The
+      # provider never reads this key back, so every plan shows it as added.
       AzureWebJobsStorage = ""
 
       APPLICATIONINSIGHTS_AUTHENTICATION_STRING = "Authorization=AAD;ClientId=${azurerm_user_assigned_identity.app.client_id}"

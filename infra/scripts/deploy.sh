@@ -46,6 +46,16 @@ else
 	echo "deploy: GRAPH_PERMISSIONS=skip: a tenant administrator must apply infra/graph-permissions with identity_principal_id=$principal_id"
 fi
 
+# azurerm injects a key-less storage connection string into Flex apps
+# (infra/functionapp.tf overrides it with ""); refuse to go on if a provider
+# change let it through, because the host would not start.
+webjobs_storage="$(az functionapp config appsettings list --resource-group "$resource_group" --name "$function_app" \
+	--query "[?name=='AzureWebJobsStorage'].value | [0]" --output tsv)"
+if [[ -n "$webjobs_storage" ]]; then
+	echo "deploy: AzureWebJobsStorage on $function_app holds a connection string; it must be empty (identity-based host storage). See infra/README.md, Known provider issue." >&2
+	exit 1
+fi
+
 echo "deploy: pushing dist/putsecrets.zip to $function_app"
 az functionapp deployment source config-zip \
 	--resource-group "$resource_group" --name "$function_app" --src dist/putsecrets.zip
