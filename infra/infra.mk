@@ -5,7 +5,7 @@
 #
 #   make infra-test      HCL invariant test + actionlint (part of make test; seconds)
 #   make infra-validate  tofu fmt -check + tofu validate of infra/ with OpenTofu and
-#                        azurerm built from the Go module proxy (first run: ~25 min)
+#                        azurerm built from the Go module proxy (first run: 12-40 min)
 #   make deploy          terraform apply infra/ and infra/graph-permissions/, then
 #                        push dist/putsecrets.zip to the function app
 #   make infra-destroy   tear the deployment down again
