@@ -38,10 +38,11 @@ lint:
 test-go: sbbroker-deps
 	$(GO) test $(TEST_FLAGS) ./...
 
-test: lint test-go
+test: lint test-go infra-test
 
 clean:
 	rm -rf $(BIN) dist
 
 # Fragments define their own targets; included last so that `all` stays the default goal.
 include standin/sbbroker/sbbroker.mk
+include infra/infra.mk
