@@ -137,6 +137,9 @@ func Start(ctx context.Context, opts Options) (*Host, error) {
 		client: &http.Client{Transport: &http.Transport{
 			DisableCompression: true, // .NET's HttpClient sends no Accept-Encoding
 			Proxy:              nil,
+			// .NET's pool keeps every connection it opened: without this Go
+			// would keep 2 and open a new one for each concurrent invocation.
+			MaxIdleConnsPerHost: 64,
 		}},
 	}
 	cmd := exec.Command(binary, args...)
@@ -195,6 +198,10 @@ func (h *Host) waitReady(ctx context.Context) error {
 
 // URL returns the handler's base URL, "http://127.0.0.1:<port>".
 func (h *Host) URL() string { return "http://127.0.0.1:" + strconv.Itoa(h.port) }
+
+// PID returns the handler's process ID, for benchmarks that read its CPU
+// time and memory.
+func (h *Host) PID() int { return h.cmd.Process.Pid }
 
 // Port returns FUNCTIONS_CUSTOMHANDLER_PORT.
 func (h *Host) Port() int { return h.port }
