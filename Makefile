@@ -4,6 +4,7 @@
 #   make build    the handler for Azure (linux/amd64, CGO off)
 #   make package  dist/putsecrets.zip for Flex Consumption
 #                 (SESSIONS=true: the queue trigger with isSessionsEnabled, for a session-enabled queue)
+#   make bench    measure the handler against its floor; writes BENCHMARKS.md
 
 GO          ?= go
 GOFLAGS     ?=
@@ -14,7 +15,7 @@ ZIP         := dist/putsecrets.zip
 FUNCTIONS   := PutSecrets PutSecretsFromQueue
 SESSIONS    ?= false
 
-.PHONY: all build package demo test test-go lint clean
+.PHONY: all build package demo test test-go lint clean bench
 
 all: build
 
@@ -29,6 +30,19 @@ package: build
 demo:
 	$(GO) build -o bin/handler .
 	$(GO) run ./standin/cmd/demo -handler bin/handler -app .
+
+# The benchmark measures native builds made with build's flags (bin/bench/), beside
+# a bare net/http server, and reports the size of build's own output. BENCH_FLAGS=-quick
+# tries the harness in a minute; the figures it writes are not worth reporting.
+BENCH_FLAGS ?=
+bench: build
+	@mkdir -p bin/bench
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags='-s -w' -o bin/bench/handler .
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags='-s -w' -o bin/bench/bare ./bench/bare
+	CGO_ENABLED=0 $(GO) test -c -trimpath -o bin/bench/handler.test .
+	$(GO) test -run '^$$' -bench . -benchmem ./internal/... | grep -E '^(Benchmark|goos|goarch|cpu|pkg)' > bin/bench/go-test-bench.txt
+	$(GO) run ./bench -handler bin/bench/handler -bare bin/bench/bare -app . -size $(BIN) \
+		-gotest bin/bench/go-test-bench.txt -profile bin/bench/handler.test -out BENCHMARKS.md $(BENCH_FLAGS)
 
 lint:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

@@ -1,0 +1,160 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/putsecrets/putsecrets/standin/azure"
+	"github.com/putsecrets/putsecrets/standin/host"
+)
+
+// fakeAzure starts the stand-ins with the benchmark's vault (secrets
+// bench-0 … bench-9) and returns them with the app settings a handler needs.
+func fakeAzure() (*azure.Env, []string, error) {
+	env, err := azure.New("")
+	if err != nil {
+		return nil, nil, err
+	}
+	for i := range refKeys {
+		env.KeyVault.SetSecret(vaultHost, fmt.Sprintf("bench-%d", i), randomValue())
+	}
+	settings := append(env.HandlerEnv(),
+		"PUTSECRETS_ALLOWED_VAULTS="+vaultName,
+		"PUTSECRETS_QUEUE=putsecrets-requests",
+	)
+	return env, settings, nil
+}
+
+// startHost starts binary behind the host emulator. Its output is kept by
+// the emulator (one log line per invocation), not printed.
+func startHost(ctx context.Context, binary, app string, settings []string) (*host.Host, error) {
+	return host.Start(ctx, host.Options{Binary: binary, Dir: app, Env: settings, StartTimeout: time.Minute})
+}
+
+// stopHost stops a host's process, reporting what it printed on failure.
+func stopHost(h *host.Host) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := h.Stop(ctx); err != nil {
+		logf("stop %d: %v\nstderr:\n%s", h.PID(), err, h.Stderr())
+	}
+}
+
+// envelope is one kind of invocation.
+type envelope struct {
+	// Name is how the report names it.
+	Name string
+	// invoke runs one invocation of doc; with check, anything but a
+	// success is an error (the bare server's answers are not checked).
+	invoke func(ctx context.Context, h *host.Host, doc []byte, check bool) error
+}
+
+var (
+	envHTTP = envelope{Name: "HTTP", invoke: func(ctx context.Context, h *host.Host, doc []byte, check bool) error {
+		res, err := h.InvokeHTTP(ctx, "PutSecrets", host.HTTPRequest{
+			Headers: map[string]string{"Content-Type": "application/json"}, Body: doc,
+		})
+		if err != nil {
+			return err
+		}
+		if check && res.CallerStatus != 200 {
+			return fmt.Errorf("PutSecrets answered the caller %d: %s", res.CallerStatus, problemText(res.CallerBody))
+		}
+		return nil
+	}}
+	envServiceBus = envelope{Name: "Service Bus", invoke: func(ctx context.Context, h *host.Host, doc []byte, check bool) error {
+		res, err := h.InvokeServiceBus(ctx, "PutSecretsFromQueue", host.Message{Body: doc, MessageID: "bench"})
+		if err != nil {
+			return err
+		}
+		if check && res.Failed {
+			return fmt.Errorf("PutSecretsFromQueue failed (%s): %v", res.Reason, res.Logs)
+		}
+		return nil
+	}}
+	envelopes = []envelope{envHTTP, envServiceBus}
+)
+
+// problemText is the type and detail of a problem document (which never
+// holds a secret value), for error messages.
+func problemText(body []byte) string {
+	var p struct{ Type, Detail string }
+	if json.Unmarshal(body, &p) != nil {
+		return fmt.Sprintf("%d bytes that are not a problem document", len(body))
+	}
+	return p.Type + ": " + p.Detail
+}
+
+// sample is one measured run.
+type sample struct {
+	N    int
+	Wall time.Duration
+	// CPU is the CPU time the measured process used during the run.
+	CPU time.Duration
+	// Latency holds each invocation's time, as the host saw it.
+	Latency []time.Duration
+}
+
+// CPUPerInvocation is CPU/N.
+func (s sample) CPUPerInvocation() time.Duration { return s.CPU / time.Duration(s.N) }
+
+// Rate is invocations per second of wall time.
+func (s sample) Rate() float64 { return float64(s.N) / s.Wall.Seconds() }
+
+// drive runs n invocations with conc in flight (a closed loop: each worker
+// starts its next invocation when the last one answers) and measures the
+// CPU time of process pid meanwhile. The first failed invocation stops the
+// run and is its error.
+func drive(ctx context.Context, pid, conc, n int, invoke func(context.Context) error) (sample, error) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	s := sample{N: n, Latency: make([]time.Duration, n)}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	cpu0, err := cpuTime(pid)
+	if err != nil {
+		return s, err
+	}
+	start := time.Now()
+	for range min(conc, n) {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n || ctx.Err() != nil {
+					return
+				}
+				t := time.Now()
+				if err := invoke(ctx); err != nil {
+					cancel(err)
+					return
+				}
+				s.Latency[i] = time.Since(t)
+			}
+		})
+	}
+	wg.Wait()
+	s.Wall = time.Since(start)
+	cpu1, err := cpuTime(pid)
+	if err != nil {
+		return s, err
+	}
+	s.CPU = cpu1 - cpu0
+	if err := context.Cause(ctx); err != nil {
+		return s, err
+	}
+	return s, nil
+}
+
+// drain reads and closes a response body so the connection is reused.
+func drain(r io.ReadCloser) []byte {
+	var b bytes.Buffer
+	_, _ = io.Copy(&b, r)
+	_ = r.Close()
+	return b.Bytes()
+}

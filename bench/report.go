@@ -1,0 +1,386 @@
+package main
+
+import (
+	"debug/buildinfo"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"time"
+)
+
+// report is everything BENCHMARKS.md says.
+type report struct {
+	Plan                   plan
+	Command                string
+	Started, Finished      time.Time
+	CPU, GoVersion, Kernel string
+	Cores                  int
+	Load                   string
+
+	CPURows                   []*cpuResult
+	Reuse                     *reuse
+	ColdHandler, ColdBare     *coldResult
+	MemHandler, MemBare       *memoryResult
+	Floor                     *floorResult
+	Latency                   []*latencyResult
+	Profile                   *profileResult
+	BinarySize                int64
+	BinaryPath, GoTestBenches string
+}
+
+func newReport(o options, p plan) *report {
+	r := &report{Plan: p, Started: time.Now(), Cores: runtime.NumCPU(), Load: loadAverage()}
+	r.CPU, r.Kernel = machine()
+	r.GoVersion = runtime.Version()
+	if bi, err := buildinfo.ReadFile(o.handler); err == nil {
+		r.GoVersion = bi.GoVersion
+	}
+	r.Command = "make bench (go run ./bench " + strings.Join(os.Args[1:], " ") + ")"
+	return r
+}
+
+// readExtras reads the binary size and the go test -bench output.
+func (r *report) readExtras(o options) error {
+	if o.size != "" {
+		fi, err := os.Stat(o.size)
+		if err != nil {
+			return fmt.Errorf("binary size: %w (make build writes it)", err)
+		}
+		r.BinarySize, r.BinaryPath = fi.Size(), o.size
+	}
+	if o.goTest != "" {
+		b, err := os.ReadFile(o.goTest)
+		if err != nil {
+			return err
+		}
+		r.GoTestBenches = strings.TrimSpace(string(b))
+	}
+	return nil
+}
+
+// Targets of issue 7.
+const (
+	targetCPU         = 250 * time.Microsecond // CPU per invocation with 3 references
+	targetCPURatio    = 10.0                   // … and at most this times the bare server's
+	targetP50Ratio    = 1.05                   // latency at concurrency 16 / floor
+	targetP99Ratio    = 1.25
+	targetColdRatio   = 2.0 // cold start to first GET / answer / bare server's
+	targetRSS         = 25e6
+	targetBinary      = 15e6
+	nominalFloor      = 2 * delay
+	memoryInvocations = 10000
+)
+
+func (r *report) markdown() string {
+	var b strings.Builder
+	w := func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) }
+	w("# Benchmarks")
+	w("")
+	w("Written by `make bench` (`bench/`, issue 7): the real handler binary, built as `make build` builds it")
+	w("(CGO off, `-trimpath -ldflags='-s -w'`, native), behind the Functions host emulator (`standin/host`), against")
+	w("the local stand-ins (`standin/azure`: managed identity endpoint, Key Vault and Graph over TLS through the")
+	w("CONNECT proxy, exactly the HTTPS_PROXY/SSL_CERT_FILE path the handler takes in tests). The floor is")
+	w("`bench/bare`, a net/http server answering 204, built the same way and driven the same way in the same run.")
+	w("No Azure account is involved. The machine is shared and noisy: every figure is measured several times and")
+	w("given as **min / median**; the targets are checked against the median.")
+	w("")
+	w("- Machine: %s, %d cores; %s; Go %s; 1-minute load average at start %s", r.CPU, r.Cores, r.Kernel, strings.TrimPrefix(r.GoVersion, "go"), r.Load)
+	w("- Command: `%s`", r.Command)
+	w("- Run: %s, %s", r.Started.UTC().Format("2006-01-02 15:04 UTC"), r.Finished.Sub(r.Started).Round(time.Second))
+	w("")
+	r.targets(w)
+	r.cpuSection(w)
+	r.latencySection(w)
+	r.coldSection(w)
+	r.memorySection(w)
+	r.reuseSection(w)
+	r.profileSection(w)
+	if r.GoTestBenches != "" {
+		w("## Go benchmarks of the hot path")
+		w("")
+		w("`go test -run '^$' -bench . -benchmem` over the handler's packages (envelope decode, request")
+		w("validation, Graph body encoding, the server's per-invocation work with a stub service):")
+		w("")
+		w("```")
+		w("%s", r.GoTestBenches)
+		w("```")
+		w("")
+	}
+	return b.String()
+}
+
+func check(ok bool) string {
+	if ok {
+		return "met"
+	}
+	return "**missed**"
+}
+
+// row finds the CPU row for an envelope and a number of references.
+func (r *report) cpuRow(envelope string, refs int) *cpuResult {
+	for _, row := range r.CPURows {
+		if row.Envelope == envelope && row.Refs == refs {
+			return row
+		}
+	}
+	return nil
+}
+
+func cpuSummary(ss []sample) summary {
+	xs := make([]float64, len(ss))
+	for i, s := range ss {
+		xs[i] = us(s.CPUPerInvocation())
+	}
+	return summarize(xs)
+}
+
+func rateSummary(ss []sample) summary {
+	xs := make([]float64, len(ss))
+	for i, s := range ss {
+		xs[i] = s.Rate()
+	}
+	return summarize(xs)
+}
+
+// ratioSummary is the per-repeat ratio of the handler's CPU per invocation
+// to the bare server's (runs of one repeat are neighbours in time).
+func ratioSummary(h, bare []sample) summary {
+	var xs []float64
+	for i := range min(len(h), len(bare)) {
+		xs = append(xs, float64(h[i].CPUPerInvocation())/float64(bare[i].CPUPerInvocation()))
+	}
+	return summarize(xs)
+}
+
+func latencySummary(ss []sample, p float64) summary {
+	xs := make([]float64, len(ss))
+	for i, s := range ss {
+		xs[i] = ms(percentile(s.Latency, p))
+	}
+	return summarize(xs)
+}
+
+func (r *report) floor() float64 {
+	if r.Floor == nil {
+		return ms(nominalFloor)
+	}
+	return ms(percentile(r.Floor.Sum, 50))
+}
+
+func durSummary(ds []time.Duration) summary {
+	xs := make([]float64, len(ds))
+	for i, d := range ds {
+		xs[i] = ms(d)
+	}
+	return summarize(xs)
+}
+
+func bytesSummary(ns []int64) summary {
+	xs := make([]float64, len(ns))
+	for i, n := range ns {
+		xs[i] = mb(n)
+	}
+	return summarize(xs)
+}
+
+func (r *report) targets(w func(string, ...any)) {
+	w("## Targets")
+	w("")
+	w("| target | limit | measured (median) | result |")
+	w("|---|---|---|---|")
+	for _, e := range envelopes {
+		row := r.cpuRow(e.Name, 3)
+		if row == nil {
+			continue
+		}
+		c, ratio := cpuSummary(row.Handler), ratioSummary(row.Handler, row.Bare)
+		w("| CPU per invocation, 3 references, %s | ≤ %.0f µs | %.0f µs | %s |", e.Name, us(targetCPU), c.Median, check(c.Median <= us(targetCPU)))
+		w("| … as a multiple of the bare server's | ≤ %.0f × | %.1f × | %s |", targetCPURatio, ratio.Median, check(ratio.Median <= targetCPURatio))
+	}
+	floor := r.floor()
+	for _, row := range r.Latency {
+		if row.Concurrency == 1 {
+			continue
+		}
+		p50, p99 := latencySummary(row.Samples, 50), latencySummary(row.Samples, 99)
+		w("| latency p50, %d refs, concurrency %d / floor | ≤ %.2f × | %.3f × (%.1f ms) | %s |", row.Refs, row.Concurrency,
+			targetP50Ratio, p50.Median/floor, p50.Median, check(p50.Median/floor <= targetP50Ratio))
+		w("| latency p99, %d refs, concurrency %d / floor | ≤ %.2f × | %.3f × (%.1f ms) | %s |", row.Refs, row.Concurrency,
+			targetP99Ratio, p99.Median/floor, p99.Median, check(p99.Median/floor <= targetP99Ratio))
+	}
+	if r.ColdHandler != nil {
+		h, b := durSummary(r.ColdHandler.Ready), durSummary(r.ColdBare.Ready)
+		w("| cold start to first GET / answer / bare server's | ≤ %.0f × | %.2f × (%.1f ms vs %.1f ms) | %s |",
+			targetColdRatio, h.Median/b.Median, h.Median, b.Median, check(h.Median/b.Median <= targetColdRatio))
+	}
+	if r.MemHandler != nil {
+		m := bytesSummary(r.MemHandler.RSS)
+		w("| resident memory (VmRSS) after %d invocations | ≤ %.0f MB | %.1f MB | %s |", r.MemHandler.Invocations, targetRSS/1e6, m.Median,
+			check(m.Median*1e6 <= targetRSS && r.MemHandler.Invocations >= memoryInvocations))
+	}
+	if r.BinarySize > 0 {
+		w("| stripped binary (`make build`: %s) | ≤ %.0f MB | %.2f MB (%d bytes) | %s |", r.BinaryPath, targetBinary/1e6, mb(r.BinarySize), r.BinarySize,
+			check(float64(r.BinarySize) <= targetBinary))
+	}
+	w("")
+}
+
+func (r *report) cpuSection(w func(string, ...any)) {
+	if len(r.CPURows) == 0 {
+		return
+	}
+	w("## CPU per invocation and throughput (stand-ins answer at once)")
+	w("")
+	w("Each run: %d invocations, %d in flight (the host's `maxConcurrentCalls`), after %d unmeasured ones per", r.Plan.CPUInvocations, r.Plan.Concurrency, r.Plan.Warm)
+	w("configuration; %d runs each, handler and bare server alternating. CPU is the measured process's CPU time", r.Plan.Repeat)
+	w("(user + system, all threads: its process CPU clock, the counter behind `/proc/<pid>/stat` utime+stime, read")
+	w("at ns resolution) over the run, divided by the invocations. Invocations per second are of the whole loop:")
+	w("the driver, the host emulator and the stand-ins share the machine with the process measured, so they are a")
+	w("floor for the handler, not its ceiling. The bare server answers 204 and does nothing else.")
+	w("")
+	w("| envelope | Key Vault refs | handler CPU µs/inv | bare CPU µs/inv | handler / bare | handler inv/s | bare inv/s |")
+	w("|---|---|---|---|---|---|---|")
+	for _, row := range r.CPURows {
+		h, b, ratio := cpuSummary(row.Handler), cpuSummary(row.Bare), ratioSummary(row.Handler, row.Bare)
+		hr, br := rateSummary(row.Handler), rateSummary(row.Bare)
+		w("| %s | %d | %.0f / %.0f | %.1f / %.1f | %.1f / %.1f × | %.0f / %.0f | %.0f / %.0f |", row.Envelope, row.Refs,
+			h.Min, h.Median, b.Min, b.Median, ratio.Min, ratio.Median, hr.Min, hr.Median, br.Min, br.Median)
+	}
+	w("")
+	w("(inv/s: min / median across runs, like every other column.)")
+	w("")
+}
+
+func (r *report) latencySection(w func(string, ...any)) {
+	if len(r.Latency) == 0 {
+		return
+	}
+	floor := r.floor()
+	w("## Latency with delayed stand-ins (Key Vault, Graph and managed identity answer after %v)", delay)
+	w("")
+	w("The floor is one Key Vault read plus one Graph PUT, one after the other, from a Go client in the benchmark")
+	w("process over warm connections through the same proxy and TLS: %s (min / median of %d; each of the",
+		fmtSummary(durSummary(r.Floor.Sum), "ms"), len(r.Floor.Sum))
+	w("two answers takes %v, so %v is the physical floor). Ratios are to the floor's median, %.2f ms. Latency is an", delay, nominalFloor, floor)
+	w("invocation as the host emulator sees it, from building its envelope to decoding the answer, HTTP envelope.")
+	w("Each run: %d invocations at concurrency 1, %d at %d, after 10 unmeasured rounds at the run's concurrency;",
+		r.Plan.Latency1, r.Plan.Latency16, r.Plan.Concurrency)
+	w("%d runs each. New connections: CONNECTs the proxy saw during the measured runs.", r.Plan.LatencyRepeat)
+	w("")
+	w("| refs | concurrency | p50 ms | p50 / floor | p99 ms | p99 / floor | new connections |")
+	w("|---|---|---|---|---|---|---|")
+	for _, row := range r.Latency {
+		p50, p99 := latencySummary(row.Samples, 50), latencySummary(row.Samples, 99)
+		w("| %d | %d | %.2f / %.2f | %.3f / %.3f × | %.2f / %.2f | %.3f / %.3f × | %d |", row.Refs, row.Concurrency,
+			p50.Min, p50.Median, p50.Min/floor, p50.Median/floor, p99.Min, p99.Median, p99.Min/floor, p99.Median/floor, row.Connects)
+	}
+	w("")
+}
+
+func fmtSummary(s summary, unit string) string {
+	return fmt.Sprintf("%.2f / %.2f %s", s.Min, s.Median, unit)
+}
+
+func (r *report) coldSection(w func(string, ...any)) {
+	if r.ColdHandler == nil {
+		return
+	}
+	w("## Cold start")
+	w("")
+	w("Process start (just before fork/exec, environment as the host emulator sets it) to the first answer to")
+	w("`GET /` (tried every 100 µs), and to the answer to the first invocation (an HTTP envelope with 3 references;")
+	w("for the handler a successful one: managed identity token, Key Vault challenge and read, Graph PUT, new TLS")
+	w("connections through the proxy; stand-ins answering at once). %d starts each, alternating; warm page cache.", r.Plan.ColdStarts)
+	w("")
+	w("| | first GET / ms | first invocation ms |")
+	w("|---|---|---|")
+	hr, hf := durSummary(r.ColdHandler.Ready), durSummary(r.ColdHandler.First)
+	br, bf := durSummary(r.ColdBare.Ready), durSummary(r.ColdBare.First)
+	w("| handler | %s | %s |", fmtSummary(hr, ""), fmtSummary(hf, ""))
+	w("| bare server | %s | %s |", fmtSummary(br, ""), fmtSummary(bf, ""))
+	w("| handler / bare (medians) | %.2f × | %.2f × |", hr.Median/br.Median, hf.Median/bf.Median)
+	w("")
+}
+
+func (r *report) memorySection(w func(string, ...any)) {
+	if r.MemHandler == nil && r.BinarySize == 0 {
+		return
+	}
+	w("## Memory and size")
+	w("")
+	if r.MemHandler != nil {
+		w("Fresh process, %d HTTP invocations with 3 references at concurrency %d (stand-ins answering at once),",
+			r.MemHandler.Invocations, r.Plan.Concurrency)
+		w("then `/proc/<pid>/status`; %d processes each.", len(r.MemHandler.RSS))
+		w("")
+		w("| | VmRSS MB | VmHWM (peak) MB |")
+		w("|---|---|---|")
+		w("| handler | %s | %s |", fmtSummary(bytesSummary(r.MemHandler.RSS), ""), fmtSummary(bytesSummary(r.MemHandler.Peak), ""))
+		w("| bare server | %s | %s |", fmtSummary(bytesSummary(r.MemBare.RSS), ""), fmtSummary(bytesSummary(r.MemBare.Peak), ""))
+		w("")
+	}
+	if r.BinarySize > 0 {
+		w("Stripped binary (`make build`, linux/amd64, CGO off, `-trimpath -ldflags='-s -w'`): %s, %d bytes (%.2f MB).",
+			r.BinaryPath, r.BinarySize, mb(r.BinarySize))
+		w("")
+	}
+}
+
+func (r *report) reuseSection(w func(string, ...any)) {
+	u := r.Reuse
+	if u == nil {
+		return
+	}
+	w("## What the stand-ins saw (reuse checks)")
+	w("")
+	w("Over the handler process of the CPU runs (warm-up included unless said):")
+	w("")
+	var res []string
+	for k := range u.Tokens {
+		res = append(res, k)
+	}
+	sort.Strings(res)
+	for _, k := range res {
+		w("- token requests to the managed identity endpoint for %s: %d", k, u.Tokens[k])
+	}
+	w("- Key Vault requests without a token (azsecrets's challenge round trip): %d of %d", u.Challenges, u.KeyVaultRequests)
+	w("- new connections to Key Vault and Graph (proxy CONNECTs): %d in all, %d during the %d measured invocations (%.2f per 1,000)",
+		u.ConnectsTotal, u.Connects, u.Invocations, 1000*float64(u.Connects)/float64(max(u.Invocations, 1)))
+	w("")
+}
+
+func (r *report) profileSection(w func(string, ...any)) {
+	pr := r.Profile
+	if pr == nil {
+		return
+	}
+	w("## Where the handler's CPU time goes")
+	w("")
+	w("The root package's test binary run as the handler (`profile_test.go`: same `run`, plus a CPU profile of")
+	w("the process's life), %d HTTP invocations with 3 references at concurrency %d, stand-ins answering at once.", pr.Invocations, r.Plan.Concurrency)
+	w("`go tool pprof -top -nodecount=25` (flat, then `-cum`); the profile is kept in `%s`.", relative(pr.Profile))
+	w("")
+	w("```")
+	w("%s", pr.Flat)
+	w("```")
+	w("")
+	w("```")
+	w("%s", pr.Cum)
+	w("```")
+	w("")
+}
+
+// relative shows path relative to the working directory when it is below it.
+func relative(path string) string {
+	wd, err := os.Getwd()
+	if err != nil {
+		return path
+	}
+	if rel, err := filepath.Rel(wd, path); err == nil && !strings.HasPrefix(rel, "..") {
+		return rel
+	}
+	return path
+}
