@@ -23,6 +23,7 @@ import (
 	"github.com/putsecrets/putsecrets/internal/request"
 	"github.com/putsecrets/putsecrets/internal/server"
 	"github.com/putsecrets/putsecrets/internal/servicebus"
+	"github.com/putsecrets/putsecrets/internal/transport"
 	"github.com/putsecrets/putsecrets/internal/vault"
 )
 
@@ -145,7 +146,11 @@ func newService(cfg *config.Config, getenv func(string) string) (*provision.Serv
 	if err != nil {
 		return nil, "", err
 	}
-	clientOptions := azcore.ClientOptions{Cloud: cfg.Cloud.SDK}
+	// Key Vault and Graph share one transport that keeps enough idle
+	// connections for the parallel secret reads of concurrent invocations;
+	// azcore's default keeps 10 per host and re-handshakes TLS for the rest
+	// (internal/transport says why and what stays the same).
+	clientOptions := azcore.ClientOptions{Cloud: cfg.Cloud.SDK, Transport: transport.New()}
 	resolver := vault.New(cred, &vault.Options{ClientOptions: &azsecrets.ClientOptions{ClientOptions: clientOptions}})
 	g, err := graph.NewClient(cfg.Cloud.Graph, cred, &graph.ClientOptions{ClientOptions: clientOptions})
 	if err != nil {
