@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/textproto"
 	"net/url"
 )
 
@@ -20,19 +21,30 @@ type HTTPRequest struct {
 }
 
 type rawHTTPRequest struct {
-	URL     string              `json:"Url"`
-	Method  string              `json:"Method"`
-	Query   map[string]any      `json:"Query"`
-	Headers map[string][]string `json:"Headers"`
-	Body    json.RawMessage     `json:"Body"`
+	URL     string          `json:"Url"`
+	Method  string          `json:"Method"`
+	Query   map[string]any  `json:"Query"`
+	Headers http.Header     `json:"Headers"` // keys as sent; canonicalHeaders fixes them
+	Body    json.RawMessage `json:"Body"`
+}
+
+// httpInvocation is what DecodeHTTP reads of an envelope. An HTTP trigger's
+// Metadata only repeats Data.req (query, headers, promoted body fields), so
+// it is skipped rather than decoded into a map on every invocation.
+type httpInvocation struct {
+	Data map[string]json.RawMessage `json:"Data"`
 }
 
 // DecodeHTTP decodes an HTTP trigger invocation whose trigger binding is
 // named binding ("req").
 func DecodeHTTP(b []byte, binding string) (*HTTPRequest, error) {
-	_, data, err := decodeInvocation(b, binding)
-	if err != nil {
-		return nil, err
+	var inv httpInvocation
+	if err := json.Unmarshal(b, &inv); err != nil {
+		return nil, fmt.Errorf("decode invocation envelope: %w", err)
+	}
+	data, ok := inv.Data[binding]
+	if !ok {
+		return nil, fmt.Errorf("decode invocation envelope: Data has no %q binding", binding)
 	}
 	var raw rawHTTPRequest
 	if err := json.Unmarshal(data, &raw); err != nil {
@@ -42,16 +54,11 @@ func DecodeHTTP(b []byte, binding string) (*HTTPRequest, error) {
 		Method:  raw.Method,
 		URL:     raw.URL,
 		Query:   make(map[string]string, len(raw.Query)),
-		Headers: make(http.Header, len(raw.Headers)),
+		Headers: canonicalHeaders(raw.Headers),
 	}
 	for k, v := range raw.Query {
 		if s, ok := v.(string); ok {
 			r.Query[k] = s
-		}
-	}
-	for k, vs := range raw.Headers {
-		for _, v := range vs {
-			r.Headers.Add(k, v)
 		}
 	}
 	switch body := trimSpace(raw.Body); {
@@ -68,6 +75,32 @@ func DecodeHTTP(b []byte, binding string) (*HTTPRequest, error) {
 		r.Body, r.HasBody = body, true
 	}
 	return r, nil
+}
+
+// canonicalHeaders returns h, decoded as the host sent it, with every key in
+// canonical form (values of keys that differ only in case merged, as
+// Header.Add merges them) and no key without values. It changes h in place:
+// the host's keys are nearly always canonical already, so this costs no
+// second map.
+func canonicalHeaders(h http.Header) http.Header {
+	if h == nil {
+		return http.Header{}
+	}
+	var odd []string
+	for k, vs := range h {
+		if len(vs) == 0 || textproto.CanonicalMIMEHeaderKey(k) != k {
+			odd = append(odd, k)
+		}
+	}
+	for _, k := range odd {
+		vs := h[k]
+		delete(h, k)
+		if len(vs) > 0 {
+			ck := textproto.CanonicalMIMEHeaderKey(k)
+			h[ck] = append(h[ck], vs...)
+		}
+	}
+	return h
 }
 
 // RedactedURL returns the request URL without its query string, which may
