@@ -3,15 +3,29 @@ package main
 import (
 	"context"
 	"fmt"
+	"strings"
+
+	"github.com/putsecrets/putsecrets/standin/host"
 )
+
+// envelopeOf returns the envelope named name.
+func envelopeOf(name string) envelope {
+	for _, e := range envelopes {
+		if e.Name == name {
+			return e
+		}
+	}
+	panic("bench: no envelope " + name)
+}
 
 // cpuResult is one row of the CPU table: one envelope, one number of
 // references, the handler beside the bare server.
 type cpuResult struct {
 	Envelope string
 	Refs     int
-	// Handler and Bare hold one sample per repeat.
-	Handler, Bare []sample
+	// Handler, Bare and Compare (the -compare binary) hold one sample per
+	// repeat.
+	Handler, Bare, Compare []sample
 }
 
 // reuse is what the stand-ins saw of the handler over the CPU part.
@@ -32,8 +46,9 @@ type reuse struct {
 
 // measureCPU measures the handler's CPU time per invocation and the
 // invocations per second, for each envelope and number of references, with
-// the stand-ins answering at once, beside the bare server in the same run.
-// The handler and the bare server run side by side; their runs alternate.
+// the stand-ins answering at once, beside the bare server in the same run
+// (and, with -compare, another handler binary with stand-ins of its own).
+// Their runs alternate, in an order that rotates from one repeat to the next.
 func measureCPU(ctx context.Context, o options, p plan, r *report) error {
 	env, settings, err := fakeAzure()
 	if err != nil {
@@ -43,16 +58,43 @@ func measureCPU(ctx context.Context, o options, p plan, r *report) error {
 	sp := newGUID()
 	env.Graph.AddServicePrincipal(sp)
 
-	h, err := startHost(ctx, o.handler, o.app, settings)
-	if err != nil {
+	type target struct {
+		name  string
+		h     *host.Host
+		check bool
+		slot  func(*cpuResult) *[]sample
+	}
+	var targets []*target
+	start := func(name, binary string, settings []string, check bool, slot func(*cpuResult) *[]sample) error {
+		h, err := startHost(ctx, binary, o.app, settings)
+		if err != nil {
+			return err
+		}
+		targets = append(targets, &target{name: name, h: h, check: check, slot: slot})
+		return nil
+	}
+	defer func() {
+		for _, t := range targets {
+			stopHost(t.h)
+		}
+	}()
+	if err := start("handler", o.handler, settings, true, func(c *cpuResult) *[]sample { return &c.Handler }); err != nil {
 		return err
 	}
-	defer stopHost(h)
-	bare, err := startHost(ctx, o.bare, o.app, settings)
-	if err != nil {
+	if err := start("bare", o.bare, settings, false, func(c *cpuResult) *[]sample { return &c.Bare }); err != nil {
 		return err
 	}
-	defer stopHost(bare)
+	if o.compare != "" {
+		cenv, csettings, err := fakeAzure()
+		if err != nil {
+			return err
+		}
+		defer cenv.Close()
+		cenv.Graph.AddServicePrincipal(sp)
+		if err := start("compare", o.compare, csettings, true, func(c *cpuResult) *[]sample { return &c.Compare }); err != nil {
+			return err
+		}
+	}
 
 	var rows []*cpuResult
 	for _, e := range envelopes {
@@ -60,54 +102,45 @@ func measureCPU(ctx context.Context, o options, p plan, r *report) error {
 			rows = append(rows, &cpuResult{Envelope: e.Name, Refs: n})
 		}
 	}
-	runOne := func(row *cpuResult, e envelope, handler bool, n int) (sample, error) {
+	runOne := func(row *cpuResult, t *target, n int) (sample, error) {
 		doc := document(sp, row.Refs)
-		target, check := bare, false
-		if handler {
-			target, check = h, true
-		}
-		return drive(ctx, target.PID(), p.Concurrency, n, func(ctx context.Context) error {
-			return e.invoke(ctx, target, doc, check)
+		e := envelopeOf(row.Envelope)
+		return drive(ctx, t.h.PID(), p.Concurrency, n, func(ctx context.Context) error {
+			return e.invoke(ctx, t.h, doc, t.check)
 		})
-	}
-	envelopeOf := func(name string) envelope {
-		for _, e := range envelopes {
-			if e.Name == name {
-				return e
-			}
-		}
-		panic("bench: no envelope " + name)
 	}
 
 	logf("cpu: warming up (%d invocations per configuration)", p.Warm)
 	for _, row := range rows {
-		for _, handler := range []bool{true, false} {
-			if _, err := runOne(row, envelopeOf(row.Envelope), handler, p.Warm); err != nil {
-				return fmt.Errorf("warm-up %s %d refs: %w", row.Envelope, row.Refs, err)
+		for _, t := range targets {
+			if _, err := runOne(row, t, p.Warm); err != nil {
+				return fmt.Errorf("warm-up %s %s %d refs: %w", t.name, row.Envelope, row.Refs, err)
 			}
 		}
 	}
 	connects0, invocations := len(env.Proxy.Connects()), 0
 	for i := range p.Repeat {
 		for _, row := range rows {
-			// Alternate which goes first, so that neither always follows
-			// the other's garbage collection or the driver's.
-			order := []bool{i%2 == 0, i%2 != 0}
-			for _, handler := range order {
-				s, err := runOne(row, envelopeOf(row.Envelope), handler, p.CPUInvocations)
+			// Rotate which goes first, so that none always follows another's
+			// garbage collection or the driver's.
+			var line []string
+			for k := range targets {
+				t := targets[(i+k)%len(targets)]
+				s, err := runOne(row, t, p.CPUInvocations)
 				if err != nil {
-					return fmt.Errorf("%s %d refs: %w", row.Envelope, row.Refs, err)
+					return fmt.Errorf("%s %s %d refs: %w", t.name, row.Envelope, row.Refs, err)
 				}
-				if handler {
-					row.Handler = append(row.Handler, s)
+				*t.slot(row) = append(*t.slot(row), s)
+				if t.name == "handler" {
 					invocations += s.N
-				} else {
-					row.Bare = append(row.Bare, s)
 				}
 			}
-			hs, bs := row.Handler[len(row.Handler)-1], row.Bare[len(row.Bare)-1]
-			logf("cpu %d/%d: %-11s %2d refs: handler %6.0f µs/inv %6.0f inv/s; bare %4.0f µs/inv %6.0f inv/s",
-				i+1, p.Repeat, row.Envelope, row.Refs, us(hs.CPUPerInvocation()), hs.Rate(), us(bs.CPUPerInvocation()), bs.Rate())
+			for _, t := range targets {
+				ss := *t.slot(row)
+				s := ss[len(ss)-1]
+				line = append(line, fmt.Sprintf("%s %5.0f µs/inv %5.0f inv/s", t.name, us(s.CPUPerInvocation()), s.Rate()))
+			}
+			logf("cpu %d/%d: %-11s %2d refs: %s", i+1, p.Repeat, row.Envelope, row.Refs, strings.Join(line, "; "))
 		}
 	}
 	r.CPURows = rows

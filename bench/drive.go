@@ -14,6 +14,9 @@ import (
 	"github.com/putsecrets/putsecrets/standin/host"
 )
 
+// extraEnv are the -env flags: more settings for every process measured.
+var extraEnv []string
+
 // fakeAzure starts the stand-ins with the benchmark's vault (secrets
 // bench-0 … bench-9) and returns them with the app settings a handler needs.
 func fakeAzure() (*azure.Env, []string, error) {
@@ -28,7 +31,7 @@ func fakeAzure() (*azure.Env, []string, error) {
 		"PUTSECRETS_ALLOWED_VAULTS="+vaultName,
 		"PUTSECRETS_QUEUE=putsecrets-requests",
 	)
-	return env, settings, nil
+	return env, append(settings, extraEnv...), nil
 }
 
 // startHost starts binary behind the host emulator. Its output is kept by

@@ -24,6 +24,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -91,7 +92,8 @@ type options struct {
 	quick                                 bool
 	only                                  string
 	repeat, invocations                   int
-	profile                               string
+	profile, compare                      string
+	env                                   []string
 }
 
 func main() {
@@ -105,6 +107,25 @@ func main() {
 	flag.BoolVar(&o.quick, "quick", false, "measure a little of everything (to try the harness, not to report)")
 	flag.StringVar(&o.only, "only", "", "comma-separated parts to run: cold,cpu,memory,latency,profile (default all)")
 	flag.StringVar(&o.profile, "profile", "", "the root package's test binary (go test -c): run it as the handler and profile it")
+	flag.StringVar(&o.compare, "compare", "", "another handler binary to measure beside -handler in the CPU part (before/after)")
+	flag.Func("env", "an extra `NAME=value` for every process measured (repeatable; for experiments such as GOGC)", func(s string) error {
+		if !strings.Contains(s, "=") {
+			return fmt.Errorf("%q is not NAME=value", s)
+		}
+		o.env = append(o.env, s)
+		return nil
+	})
+	flag.Func("refs", "comma-separated numbers of references to measure (default 1,3,10)", func(s string) error {
+		refCounts = nil
+		for _, f := range strings.Split(s, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(f))
+			if err != nil || n < 1 || n > len(refKeys) {
+				return fmt.Errorf("%q is not a number of references from 1 to %d", f, len(refKeys))
+			}
+			refCounts = append(refCounts, n)
+		}
+		return nil
+	})
 	flag.IntVar(&o.repeat, "repeat", 0, "override the plan's number of CPU runs per configuration")
 	flag.IntVar(&o.invocations, "invocations", 0, "override the plan's invocations per CPU run")
 	flag.Parse()
@@ -125,7 +146,10 @@ func run(o options) error {
 	if o.invocations > 0 {
 		p.CPUInvocations = o.invocations
 	}
-	for _, f := range []*string{&o.handler, &o.bare, &o.app} {
+	for _, f := range []*string{&o.handler, &o.bare, &o.app, &o.compare} {
+		if *f == "" {
+			continue
+		}
 		abs, err := filepath.Abs(*f)
 		if err != nil {
 			return err
@@ -147,6 +171,7 @@ func run(o options) error {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 	defer cancel()
+	extraEnv = o.env
 	r := newReport(o, p)
 	logf("machine: %s, %d cores, %s, %s; load %s", r.CPU, r.Cores, r.GoVersion, r.Kernel, r.Load)
 

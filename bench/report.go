@@ -252,6 +252,15 @@ func (r *report) cpuSection(w func(string, ...any)) {
 	w("")
 	w("(inv/s: min / median across runs, like every other column.)")
 	w("")
+	for _, row := range r.CPURows {
+		if len(row.Compare) == 0 {
+			continue
+		}
+		c := cpuSummary(row.Compare)
+		w("- -compare binary, %s %d refs: %.0f / %.0f µs/inv (handler / compare, medians: %.3f)", row.Envelope, row.Refs,
+			c.Min, c.Median, cpuSummary(row.Handler).Median/c.Median)
+	}
+	w("")
 }
 
 func (r *report) latencySection(w func(string, ...any)) {
