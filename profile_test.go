@@ -10,12 +10,13 @@ import (
 	"testing"
 )
 
-// profileEnv names the file a profiled handler writes its CPU profile to.
+// profileEnv names the file a profiled handler writes its CPU profile to;
+// its allocations go to the same name plus ".allocs".
 const profileEnv = "PUTSECRETS_BENCH_CPUPROFILE"
 
 // TestMain runs the tests, except when profileEnv is set: then this test
-// binary is the handler itself (run, as main calls it) and writes a CPU
-// profile of its whole life to that file when SIGTERM stops it. `make bench`
+// binary is the handler itself (run, as main calls it) and writes CPU and
+// allocation profiles of its whole life when SIGTERM stops it. `make bench`
 // starts it behind the host emulator to show where an invocation's CPU time
 // goes (`go tool pprof -top`), without profiling code in the real binary.
 func TestMain(m *testing.M) {
@@ -42,9 +43,24 @@ func profiledHandler(path string) int {
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
+	if err == nil {
+		err = writeAllocs(path + ".allocs")
+	}
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "handler: %v\n", err)
 		return 1
 	}
 	return 0
+}
+
+func writeAllocs(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
+		_ = f.Close()
+		return err
+	}
+	return f.Close()
 }
