@@ -91,7 +91,7 @@ func measureCPU(ctx context.Context, o options, p plan, r *report) error {
 		}
 		defer cenv.Close()
 		cenv.Graph.AddServicePrincipal(sp)
-		if err := start("compare", o.compare, csettings, true, func(c *cpuResult) *[]sample { return &c.Compare }); err != nil {
+		if err := start("compare", o.compare, append(csettings, o.compareEnv...), true, func(c *cpuResult) *[]sample { return &c.Compare }); err != nil {
 			return err
 		}
 	}

@@ -93,7 +93,7 @@ type options struct {
 	only                                  string
 	repeat, invocations                   int
 	profile, compare                      string
-	env                                   []string
+	env, compareEnv                       []string
 }
 
 func main() {
@@ -126,6 +126,13 @@ func main() {
 		}
 		return nil
 	})
+	flag.Func("compare-env", "an extra `NAME=value` for the -compare binary only (repeatable; -compare defaults to -handler)", func(s string) error {
+		if !strings.Contains(s, "=") {
+			return fmt.Errorf("%q is not NAME=value", s)
+		}
+		o.compareEnv = append(o.compareEnv, s)
+		return nil
+	})
 	flag.IntVar(&o.repeat, "repeat", 0, "override the plan's number of CPU runs per configuration")
 	flag.IntVar(&o.invocations, "invocations", 0, "override the plan's invocations per CPU run")
 	flag.Parse()
@@ -139,6 +146,9 @@ func run(o options) error {
 	p := fullPlan
 	if o.quick {
 		p = quickPlan
+	}
+	if len(o.compareEnv) > 0 && o.compare == "" {
+		o.compare = o.handler
 	}
 	if o.repeat > 0 {
 		p.Repeat = o.repeat

@@ -257,7 +257,7 @@ func (r *report) cpuSection(w func(string, ...any)) {
 			continue
 		}
 		c := cpuSummary(row.Compare)
-		w("- -compare binary, %s %d refs: %.0f / %.0f µs/inv (handler / compare, medians: %.3f)", row.Envelope, row.Refs,
+		w("- -compare, %s %d refs: %.0f / %.0f µs/inv; handler median / compare median %.3f", row.Envelope, row.Refs,
 			c.Min, c.Median, cpuSummary(row.Handler).Median/c.Median)
 	}
 	w("")
