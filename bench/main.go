@@ -203,7 +203,7 @@ func run(o options) error {
 			return fmt.Errorf("%s: %w", s.part, err)
 		}
 	}
-	r.Finished = time.Now()
+	r.Finished, r.LoadEnd = time.Now(), loadAverage()
 	if err := r.readExtras(o); err != nil {
 		return err
 	}

@@ -85,11 +85,22 @@ func memory(pid int) (rss, hwm int64, err error) {
 func machine() (cpu, kernel string) {
 	cpu = "unknown"
 	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		var model, mhz string
 		for _, l := range strings.Split(string(b), "\n") {
-			if k, v, ok := strings.Cut(l, ":"); ok && strings.TrimSpace(k) == "model name" {
-				cpu = strings.TrimSpace(v)
-				break
+			k, v, ok := strings.Cut(l, ":")
+			switch k = strings.TrimSpace(k); {
+			case !ok:
+			case k == "model name" && model == "":
+				model = strings.TrimSpace(v)
+			case k == "cpu MHz" && mhz == "":
+				mhz = strings.TrimSpace(v)
 			}
+		}
+		if model != "" {
+			cpu = model
+		}
+		if f, err := strconv.ParseFloat(mhz, 64); err == nil {
+			cpu += fmt.Sprintf(" at %.0f MHz", f)
 		}
 	}
 	kernel = "unknown"

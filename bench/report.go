@@ -18,7 +18,7 @@ type report struct {
 	Started, Finished      time.Time
 	CPU, GoVersion, Kernel string
 	Cores                  int
-	Load                   string
+	Load, LoadEnd          string
 
 	CPURows                   []*cpuResult
 	Reuse                     *reuse
@@ -87,7 +87,8 @@ func (r *report) markdown() string {
 	w("No Azure account is involved. The machine is shared and noisy: every figure is measured several times and")
 	w("given as **min / median**; the targets are checked against the median.")
 	w("")
-	w("- Machine: %s, %d cores; %s; Go %s; 1-minute load average at start %s", r.CPU, r.Cores, r.Kernel, strings.TrimPrefix(r.GoVersion, "go"), r.Load)
+	w("- Machine: %s, %d cores; %s; Go %s", r.CPU, r.Cores, r.Kernel, strings.TrimPrefix(r.GoVersion, "go"))
+	w("- Load (1-minute average, /proc/loadavg) at start %s, at end %s: other work shares these %d cores", r.Load, r.LoadEnd, r.Cores)
 	w("- Command: `%s`", r.Command)
 	w("- Run: %s, %s", r.Started.UTC().Format("2006-01-02 15:04 UTC"), r.Finished.Sub(r.Started).Round(time.Second))
 	w("")
