@@ -161,3 +161,38 @@ func drain(r io.ReadCloser) []byte {
 	_ = r.Close()
 	return b.Bytes()
 }
+
+// stallWatch measures how late this process's timers fire while a run goes
+// on: a 1 ms sleep that returns 300 ms late means nothing here ran for
+// 300 ms, whatever the handler did. On a shared machine it tells stalls of
+// the machine from slowness of the handler.
+type stallWatch struct {
+	stop chan struct{}
+	done chan struct{}
+	max  time.Duration
+}
+
+func watchStalls() *stallWatch {
+	w := &stallWatch{stop: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(w.done)
+		for {
+			select {
+			case <-w.stop:
+				return
+			default:
+			}
+			t := time.Now()
+			time.Sleep(time.Millisecond)
+			w.max = max(w.max, time.Since(t)-time.Millisecond)
+		}
+	}()
+	return w
+}
+
+// Stop ends the watch and returns the largest lateness seen.
+func (w *stallWatch) Stop() time.Duration {
+	close(w.stop)
+	<-w.done
+	return w.max
+}

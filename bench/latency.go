@@ -23,6 +23,12 @@ type latencyResult struct {
 	// Connects counts new connections to Key Vault and Graph during the
 	// measured runs.
 	Connects int
+	// Stalls holds, per run, the largest lateness of a 1 ms timer in the
+	// benchmark process (see stallWatch).
+	Stalls []time.Duration
+	// Extra counts requests to Key Vault and Graph beyond one per reference
+	// and one PUT per invocation during the measured runs: retries.
+	Extra int
 }
 
 // floorResult is the latency floor: one Key Vault read plus one Graph PUT,
@@ -100,15 +106,19 @@ func measureLatency(ctx context.Context, o options, p plan, r *report) error {
 	}
 	for i := range p.LatencyRepeat {
 		for _, row := range rows {
-			c0 := len(env.Proxy.Connects())
+			c0, kv0, g0 := len(env.Proxy.Connects()), len(env.KeyVault.Requests()), len(env.Graph.Calls())
+			watch := watchStalls()
 			s, err := runOne(row, count(row))
+			row.Stalls = append(row.Stalls, watch.Stop())
 			if err != nil {
 				return fmt.Errorf("%d refs at %d: %w", row.Refs, row.Concurrency, err)
 			}
 			row.Connects += len(env.Proxy.Connects()) - c0
+			row.Extra += len(env.KeyVault.Requests()) - kv0 + len(env.Graph.Calls()) - g0 - s.N*(row.Refs+1)
 			row.Samples = append(row.Samples, s)
-			logf("latency %d/%d: %2d refs at concurrency %2d: p50 %.2f ms p99 %.2f ms", i+1, p.LatencyRepeat,
-				row.Refs, row.Concurrency, ms(percentile(s.Latency, 50)), ms(percentile(s.Latency, 99)))
+			logf("latency %d/%d: %2d refs at concurrency %2d: p50 %.2f ms p99 %.2f ms max %.2f ms; timer stall %.1f ms", i+1, p.LatencyRepeat,
+				row.Refs, row.Concurrency, ms(percentile(s.Latency, 50)), ms(percentile(s.Latency, 99)), ms(percentile(s.Latency, 100)),
+				ms(row.Stalls[len(row.Stalls)-1]))
 		}
 	}
 	r.Latency = rows
