@@ -105,7 +105,7 @@ func measureCPU(ctx context.Context, o options, p plan, r *report) error {
 	runOne := func(row *cpuResult, t *target, n int) (sample, error) {
 		doc := document(sp, row.Refs)
 		e := envelopeOf(row.Envelope)
-		return drive(ctx, t.h.PID(), p.Concurrency, n, func(ctx context.Context) error {
+		return drive(ctx, t.h.PID(), p.Concurrency, n, 0, func(ctx context.Context) error {
 			return e.invoke(ctx, t.h, doc, t.check)
 		})
 	}

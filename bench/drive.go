@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -100,6 +101,9 @@ type sample struct {
 	Wall time.Duration
 	// CPU is the CPU time the measured process used during the run.
 	CPU time.Duration
+	// Harness is the CPU time this process (driver, host emulator,
+	// stand-ins) used during the run.
+	Harness time.Duration
 	// Latency holds each invocation's time, as the host saw it.
 	Latency []time.Duration
 }
@@ -107,14 +111,25 @@ type sample struct {
 // CPUPerInvocation is CPU/N.
 func (s sample) CPUPerInvocation() time.Duration { return s.CPU / time.Duration(s.N) }
 
+// HarnessPerInvocation is Harness/N.
+func (s sample) HarnessPerInvocation() time.Duration { return s.Harness / time.Duration(s.N) }
+
+// Busy is the share of the machine's cores that the measured process and
+// this one kept busy during the run.
+func (s sample) Busy(cores int) float64 {
+	return float64(s.CPU+s.Harness) / float64(s.Wall) / float64(cores)
+}
+
 // Rate is invocations per second of wall time.
 func (s sample) Rate() float64 { return float64(s.N) / s.Wall.Seconds() }
 
 // drive runs n invocations with conc in flight (a closed loop: each worker
 // starts its next invocation when the last one answers) and measures the
-// CPU time of process pid meanwhile. The first failed invocation stops the
-// run and is its error.
-func drive(ctx context.Context, pid, conc, n int, invoke func(context.Context) error) (sample, error) {
+// CPU time of process pid meanwhile. Worker k starts k × stagger after the
+// first, so that workers whose invocations all take about as long do not
+// run their CPU-bound steps in lockstep. The first failed invocation stops
+// the run and is its error.
+func drive(ctx context.Context, pid, conc, n int, stagger time.Duration, invoke func(context.Context) error) (sample, error) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	s := sample{N: n, Latency: make([]time.Duration, n)}
@@ -124,9 +139,16 @@ func drive(ctx context.Context, pid, conc, n int, invoke func(context.Context) e
 	if err != nil {
 		return s, err
 	}
+	self0, err := cpuTime(os.Getpid())
+	if err != nil {
+		return s, err
+	}
 	start := time.Now()
-	for range min(conc, n) {
+	for k := range min(conc, n) {
 		wg.Go(func() {
+			if !sleepCtx(ctx, time.Duration(k)*stagger) {
+				return
+			}
 			for {
 				i := int(next.Add(1) - 1)
 				if i >= n || ctx.Err() != nil {
@@ -147,7 +169,11 @@ func drive(ctx context.Context, pid, conc, n int, invoke func(context.Context) e
 	if err != nil {
 		return s, err
 	}
-	s.CPU = cpu1 - cpu0
+	self1, err := cpuTime(os.Getpid())
+	if err != nil {
+		return s, err
+	}
+	s.CPU, s.Harness = cpu1-cpu0, self1-self0
 	if err := context.Cause(ctx); err != nil {
 		return s, err
 	}
@@ -195,4 +221,19 @@ func (w *stallWatch) Stop() time.Duration {
 	close(w.stop)
 	<-w.done
 	return w.max
+}
+
+// sleepCtx waits d unless ctx ends first; it reports whether d passed.
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return true
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
 }

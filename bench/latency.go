@@ -86,7 +86,11 @@ func measureLatency(ctx context.Context, o options, p plan, r *report) error {
 	}
 	runOne := func(row *latencyResult, n int) (sample, error) {
 		doc := document(slowSP(n), row.Refs)
-		return drive(ctx, h.PID(), row.Concurrency, n, func(ctx context.Context) error {
+		var spread time.Duration
+		if !o.lockstep {
+			spread = nominalFloor / time.Duration(row.Concurrency)
+		}
+		return drive(ctx, h.PID(), row.Concurrency, n, spread, func(ctx context.Context) error {
 			return envHTTP.invoke(ctx, h, doc, true)
 		})
 	}

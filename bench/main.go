@@ -89,7 +89,7 @@ var (
 // options are the command line.
 type options struct {
 	handler, bare, app, size, goTest, out string
-	quick                                 bool
+	quick, lockstep                       bool
 	only                                  string
 	repeat, invocations                   int
 	profile, compare                      string
@@ -105,6 +105,7 @@ func main() {
 	flag.StringVar(&o.goTest, "gotest", "", "a file of `go test -bench` output to include")
 	flag.StringVar(&o.out, "out", "BENCHMARKS.md", "the report to write")
 	flag.BoolVar(&o.quick, "quick", false, "measure a little of everything (to try the harness, not to report)")
+	flag.BoolVar(&o.lockstep, "lockstep", false, "start the latency runs' workers together instead of spread over one floor")
 	flag.StringVar(&o.only, "only", "", "comma-separated parts to run: cold,cpu,memory,latency,profile (default all)")
 	flag.StringVar(&o.profile, "profile", "", "the root package's test binary (go test -c): run it as the handler and profile it")
 	flag.StringVar(&o.compare, "compare", "", "another handler binary to measure beside -handler in the CPU part (before/after)")
@@ -183,6 +184,7 @@ func run(o options) error {
 	defer cancel()
 	extraEnv = o.env
 	r := newReport(o, p)
+	r.Lockstep = o.lockstep
 	logf("machine: %s, %d cores, %s, %s; load %s", r.CPU, r.Cores, r.GoVersion, r.Kernel, r.Load)
 
 	steps := []struct {

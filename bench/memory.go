@@ -37,7 +37,7 @@ func measureMemory(ctx context.Context, o options, p plan, r *report) error {
 			if err != nil {
 				return err
 			}
-			_, err = drive(ctx, h.PID(), p.Concurrency, p.MemoryInvocations, func(ctx context.Context) error {
+			_, err = drive(ctx, h.PID(), p.Concurrency, p.MemoryInvocations, 0, func(ctx context.Context) error {
 				return envHTTP.invoke(ctx, h, doc, handler)
 			})
 			var rss, peak int64

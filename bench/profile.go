@@ -45,7 +45,7 @@ func measureProfile(ctx context.Context, o options, p plan, r *report) error {
 		return err
 	}
 	n := p.Warm + p.ProfileInvocations
-	_, err = drive(ctx, h.PID(), p.Concurrency, n, func(ctx context.Context) error {
+	_, err = drive(ctx, h.PID(), p.Concurrency, n, 0, func(ctx context.Context) error {
 		return envHTTP.invoke(ctx, h, doc, true)
 	})
 	stopHost(h)

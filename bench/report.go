@@ -27,6 +27,7 @@ type report struct {
 	Floor                     *floorResult
 	Latency                   []*latencyResult
 	Profile                   *profileResult
+	Lockstep                  bool
 	BinarySize                int64
 	BinaryPath, GoTestBenches string
 }
@@ -138,6 +139,22 @@ func cpuSummary(ss []sample) summary {
 	return summarize(xs)
 }
 
+func harnessSummary(ss []sample) summary {
+	xs := make([]float64, len(ss))
+	for i, s := range ss {
+		xs[i] = us(s.HarnessPerInvocation())
+	}
+	return summarize(xs)
+}
+
+func busySummary(ss []sample, cores int) summary {
+	xs := make([]float64, len(ss))
+	for i, s := range ss {
+		xs[i] = 100 * s.Busy(cores)
+	}
+	return summarize(xs)
+}
+
 func rateSummary(ss []sample) summary {
 	xs := make([]float64, len(ss))
 	for i, s := range ss {
@@ -242,16 +259,17 @@ func (r *report) cpuSection(w func(string, ...any)) {
 	w("the driver, the host emulator and the stand-ins share the machine with the process measured, so they are a")
 	w("floor for the handler, not its ceiling. The bare server answers 204 and does nothing else.")
 	w("")
-	w("| envelope | Key Vault refs | handler CPU µs/inv | bare CPU µs/inv | handler / bare | handler inv/s | bare inv/s |")
-	w("|---|---|---|---|---|---|---|")
+	w("| envelope | Key Vault refs | handler CPU µs/inv | bare CPU µs/inv | handler / bare | handler inv/s | bare inv/s | harness CPU µs/inv |")
+	w("|---|---|---|---|---|---|---|---|")
 	for _, row := range r.CPURows {
 		h, b, ratio := cpuSummary(row.Handler), cpuSummary(row.Bare), ratioSummary(row.Handler, row.Bare)
-		hr, br := rateSummary(row.Handler), rateSummary(row.Bare)
-		w("| %s | %d | %.0f / %.0f | %.1f / %.1f | %.1f / %.1f × | %.0f / %.0f | %.0f / %.0f |", row.Envelope, row.Refs,
-			h.Min, h.Median, b.Min, b.Median, ratio.Min, ratio.Median, hr.Min, hr.Median, br.Min, br.Median)
+		hr, br, hh := rateSummary(row.Handler), rateSummary(row.Bare), harnessSummary(row.Handler)
+		w("| %s | %d | %.0f / %.0f | %.1f / %.1f | %.1f / %.1f × | %.0f / %.0f | %.0f / %.0f | %.0f / %.0f |", row.Envelope, row.Refs,
+			h.Min, h.Median, b.Min, b.Median, ratio.Min, ratio.Median, hr.Min, hr.Median, br.Min, br.Median, hh.Min, hh.Median)
 	}
 	w("")
-	w("(inv/s: min / median across runs, like every other column.)")
+	w("(inv/s: min / median across runs, like every other column. Harness CPU: what the benchmark process itself —")
+	w("driver, host emulator, stand-ins, proxy, the server side of every TLS connection — spent per handler invocation.)")
 	w("")
 	for _, row := range r.CPURows {
 		if len(row.Compare) == 0 {
@@ -278,19 +296,26 @@ func (r *report) latencySection(w func(string, ...any)) {
 	w("invocation as the host emulator sees it, from building its envelope to decoding the answer, HTTP envelope.")
 	w("Each run: %d invocations at concurrency 1, %d at %d, after 10 unmeasured rounds at the run's concurrency;",
 		r.Plan.Latency1, r.Plan.Latency16, r.Plan.Concurrency)
+	if r.Lockstep {
+		w("the %d workers start together and so stay in lockstep (-lockstep);", r.Plan.Concurrency)
+	} else {
+		w("the %d workers start spread over %v, so that their CPU-bound steps do not all fall in the same", r.Plan.Concurrency, nominalFloor)
+		w("millisecond of every cycle, as they would if they started together (-lockstep measures that);")
+	}
 	w("%d runs each. During the measured runs: new connections (CONNECTs the proxy saw), and requests to Key", r.Plan.LatencyRepeat)
 	w("Vault and Graph beyond one per reference and one PUT per invocation (retries); max is the slowest invocation;")
 	w("stall is the largest lateness of a 1 ms timer in the benchmark process during the run: the time the machine")
-	w("ran nothing of the benchmark's, which no handler can beat.")
+	w("ran nothing of the benchmark's, which no handler can beat; busy is the share of the %d cores the handler and", r.Cores)
+	w("the benchmark process kept busy (other work on the machine comes on top).")
 	w("")
-	w("| refs | concurrency | p50 ms | p50 / floor | p99 ms | p99 / floor | max ms | stall ms | new connections | retries |")
-	w("|---|---|---|---|---|---|---|---|---|---|")
+	w("| refs | concurrency | p50 ms | p50 / floor | p99 ms | p99 / floor | max ms | stall ms | busy %% | new connections | retries |")
+	w("|---|---|---|---|---|---|---|---|---|---|---|")
 	for _, row := range r.Latency {
 		p50, p99, top := latencySummary(row.Samples, 50), latencySummary(row.Samples, 99), latencySummary(row.Samples, 100)
-		st := durSummary(row.Stalls)
-		w("| %d | %d | %.2f / %.2f | %.3f / %.3f × | %.2f / %.2f | %.3f / %.3f × | %.0f / %.0f | %.0f / %.0f | %d | %d |", row.Refs, row.Concurrency,
+		st, busy := durSummary(row.Stalls), busySummary(row.Samples, r.Cores)
+		w("| %d | %d | %.2f / %.2f | %.3f / %.3f × | %.2f / %.2f | %.3f / %.3f × | %.0f / %.0f | %.0f / %.0f | %.0f / %.0f | %d | %d |", row.Refs, row.Concurrency,
 			p50.Min, p50.Median, p50.Min/floor, p50.Median/floor, p99.Min, p99.Median, p99.Min/floor, p99.Median/floor,
-			top.Min, top.Median, st.Min, st.Median, row.Connects, row.Extra)
+			top.Min, top.Median, st.Min, st.Median, busy.Min, busy.Median, row.Connects, row.Extra)
 	}
 	w("")
 }
