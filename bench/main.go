@@ -77,7 +77,7 @@ var (
 	fullPlan = plan{
 		Repeat: 5, Concurrency: 16, CPUInvocations: 2000, Warm: 300,
 		LatencyRepeat: 3, Latency1: 100, Latency16: 800, FloorSamples: 50,
-		ColdStarts: 10, MemoryRepeat: 3, MemoryInvocations: 10000, ProfileInvocations: 5000,
+		ColdStarts: 20, MemoryRepeat: 3, MemoryInvocations: 10000, ProfileInvocations: 5000,
 	}
 	quickPlan = plan{
 		Repeat: 2, Concurrency: 16, CPUInvocations: 300, Warm: 100,
