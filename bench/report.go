@@ -297,6 +297,7 @@ func (r *report) cpuSection(w func(string, ...any)) {
 	w("(inv/s: min / median across runs, like every other column. Harness CPU: what the benchmark process itself —")
 	w("driver, host emulator, stand-ins, proxy, the server side of every TLS connection — spent per handler invocation.)")
 	w("")
+	compared := false
 	for _, row := range r.CPURows {
 		if len(row.Compare) == 0 {
 			continue
@@ -304,8 +305,11 @@ func (r *report) cpuSection(w func(string, ...any)) {
 		c := cpuSummary(row.Compare)
 		w("- -compare, %s %d refs: %.0f / %.0f µs/inv; handler median / compare median %.3f", row.Envelope, row.Refs,
 			c.Min, c.Median, cpuSummary(row.Handler).Median/c.Median)
+		compared = true
 	}
-	w("")
+	if compared {
+		w("")
+	}
 }
 
 func (r *report) latencySection(w func(string, ...any)) {
