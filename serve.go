@@ -62,7 +62,8 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 	srv := &http.Server{
 		Handler: server.New(server.Options{
 			Logger: log, Service: svc, InvocationTimeout: cfg.InvocationTimeout,
-			Queue: queue.NewProcessor(svc, queue.Options{Outcomes: outcomes, ResultsQueue: cfg.ResultsQueue}),
+			Queue:        queue.NewProcessor(svc, queue.Options{Outcomes: outcomes, ResultsQueue: cfg.ResultsQueue}),
+			RequiredRole: cfg.RequiredRole,
 		}),
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
@@ -70,7 +71,8 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 	log.Info("handler listening", "address", ln.Addr().String(), "cloud", cfg.Cloud.Name, "credential", string(kind),
 		"allowedVaults", cfg.AllowedVaults, "graphApiVersion", cfg.GraphAPIVersion,
 		"invocationTimeout", cfg.InvocationTimeout.String(), "graphConsistencyWait", cfg.ConsistencyWait.String(),
-		"serviceBus", connectionKind(cfg.ServiceBus), "resultsQueue", cfg.ResultsQueue)
+		"serviceBus", connectionKind(cfg.ServiceBus), "resultsQueue", cfg.ResultsQueue,
+		"requiredRole", cfg.RequiredRole)
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

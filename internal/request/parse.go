@@ -304,7 +304,7 @@ func (p *parser) servicePrincipalID(pos int) {
 	}
 	p.req.ServicePrincipalID = id
 	if len(p.policy.AllowedServicePrincipals) > 0 && !p.policy.AllowedServicePrincipals[id] {
-		p.add(pos, field, "service principal "+id+" is not one this deployment may write to; ask its operators to allow it", true)
+		p.add(pos, field, "service principal "+id+" is not in PUTSECRETS_ALLOWED_SERVICE_PRINCIPALS: this deployment may not write to it; ask its operators to allow it", true)
 	}
 }
 

@@ -246,7 +246,7 @@ func TestParseTopLevel(t *testing.T) {
 			policy: func(p *Policy) {
 				p.AllowedServicePrincipals = map[string]bool{"11111111-1111-1111-1111-111111111111": true}
 			},
-			probs: []prob{{"servicePrincipalId", "service principal " + spid + " is not one this deployment may write to", true}}},
+			probs: []prob{{"servicePrincipalId", "service principal " + spid + " is not in PUTSECRETS_ALLOWED_SERVICE_PRINCIPALS", true}}},
 
 		{name: "api version beta", body: doc(`"apiVersion": "BETA"`, base), want: &Request{ServicePrincipalID: spid, Secrets: []Entry{baseEntry("secrets[0]")}, APIVersion: "beta"}},
 		{name: "api version v1.0", body: doc(`"apiVersion": "V1.0"`, base), policy: func(p *Policy) { p.DefaultAPIVersion = "beta" }, want: request(baseEntry("secrets[0]"))},

@@ -16,7 +16,7 @@ import (
 
 // handlePutSecrets serves the PutSecrets HTTP function. The handler always
 // answers the host with 200; the caller's status travels in Outputs.res.
-func handlePutSecrets(log *slog.Logger, svc Putter, timeout time.Duration) http.Handler {
+func handlePutSecrets(log *slog.Logger, svc Putter, timeout time.Duration, requiredRole string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		inv := invocationLog{function: FunctionHTTP, invocationID: r.Header.Get(envelope.InvocationIDHeader)}
@@ -29,6 +29,11 @@ func handlePutSecrets(log *slog.Logger, svc Putter, timeout time.Duration) http.
 		if err != nil {
 			log.Error("unreadable invocation request", "function", FunctionHTTP, "invocationId", inv.invocationID, "error", err.Error())
 			p := problem.New(http.StatusInternalServerError, "the Functions host sent an invocation request this handler cannot read")
+			writeHTTPProblem(log, w, inv, p, start, nil)
+			return
+		}
+		// Caller authorization (PUTSECRETS_REQUIRED_ROLE), before anything reads the body.
+		if p := authorize(requiredRole, req.Headers); p != nil {
 			writeHTTPProblem(log, w, inv, p, start, nil)
 			return
 		}

@@ -37,6 +37,9 @@ type Options struct {
 	Queue   *queue.Processor
 	// InvocationTimeout bounds each invocation.
 	InvocationTimeout time.Duration
+	// RequiredRole, when set, is the app role HTTP callers must carry
+	// (PUTSECRETS_REQUIRED_ROLE).
+	RequiredRole string
 }
 
 // New returns the handler's http.Handler.
@@ -48,7 +51,7 @@ func New(o Options) http.Handler {
 
 func addRoutes(mux *http.ServeMux, o Options) {
 	mux.Handle("GET /{$}", handleReady())
-	mux.Handle("POST /"+FunctionHTTP, recoverHTTP(o.Logger, handlePutSecrets(o.Logger, o.Service, o.InvocationTimeout)))
+	mux.Handle("POST /"+FunctionHTTP, recoverHTTP(o.Logger, handlePutSecrets(o.Logger, o.Service, o.InvocationTimeout, o.RequiredRole)))
 	mux.Handle("POST /"+FunctionQueue, recoverQueue(o.Logger, handlePutSecretsFromQueue(o.Logger, o.Queue, o.InvocationTimeout)))
 }
 
