@@ -5,6 +5,7 @@
 #   make package  dist/putsecrets.zip for Flex Consumption
 #                 (SESSIONS=true: the queue trigger with isSessionsEnabled, for a session-enabled queue)
 #   make bench    measure the handler against its floor; writes BENCHMARKS.md
+#   make fuzz     every fuzz target, FUZZTIME each (default 30s)
 
 GO          ?= go
 GOFLAGS     ?=
@@ -15,7 +16,7 @@ ZIP         := dist/putsecrets.zip
 FUNCTIONS   := PutSecrets PutSecretsFromQueue
 SESSIONS    ?= false
 
-.PHONY: all build package demo test test-go lint clean bench
+.PHONY: all build package demo test test-go lint clean bench fuzz
 
 all: build
 
@@ -56,6 +57,21 @@ test: lint test-go infra-test
 
 clean:
 	rm -rf $(BIN) dist
+
+# --- hardening: fuzzing --------------------------------------------------
+# fuzz runs every fuzz target of the product (internal/) for FUZZTIME each, one after the
+# other; a crasher stops it and is written to the package's testdata/fuzz/.
+FUZZTIME         ?= 30s
+FUZZ_DIRS         = $(sort $(dir $(shell grep -rl --include='*_test.go' '^func Fuzz' internal 2>/dev/null)))
+
+fuzz:
+	@set -e; for d in $(FUZZ_DIRS); do \
+		for f in $$(grep -h '^func Fuzz' $$d*_test.go | sed 's/^func \(Fuzz[A-Za-z0-9_]*\).*/\1/'); do \
+			echo "== ./$$d $$f ($(FUZZTIME))"; \
+			$(GO) test -run='^$$' -fuzz="^$$f$$" -fuzztime=$(FUZZTIME) ./$$d; \
+		done; \
+	done
+# --- end hardening -----------------------------------------------------------
 
 # Fragments define their own targets; included last so that `all` stays the default goal.
 include standin/sbbroker/sbbroker.mk

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"unicode/utf8"
 )
 
 func seedEnvelopes(f *testing.F) {
@@ -55,6 +56,10 @@ func FuzzDecodeHTTP(f *testing.F) {
 }
 
 // FuzzUnwrapBody: a JSON object body survives any of the host's encodings.
+// Only the object form can carry invalid UTF-8: encoding a body as a JSON
+// string (the host's single and double encodings) replaces bad bytes with
+// U+FFFD, as .NET's strings do, and the request parser refuses such a body
+// anyway (testdata/fuzz/FuzzUnwrapBody holds the case).
 func FuzzUnwrapBody(f *testing.F) {
 	f.Add(`{"servicePrincipalId":"6a9b2c1e-5f4d-4e3a-9b8c-7d6e5f4a3b2c","secrets":[]}`)
 	f.Add(`{"a":"\"quoted\"","b":"\u2028"}`)
@@ -63,9 +68,13 @@ func FuzzUnwrapBody(f *testing.F) {
 		if json.Unmarshal([]byte(s), &obj) != nil || len(s) == 0 || s[0] != '{' {
 			return
 		}
-		single, _ := json.Marshal(s)
-		double, _ := json.Marshal(string(single))
-		for _, data := range [][]byte{[]byte(s), single, double} {
+		forms := [][]byte{[]byte(s)}
+		if utf8.ValidString(s) {
+			single, _ := json.Marshal(s)
+			double, _ := json.Marshal(string(single))
+			forms = append(forms, single, double)
+		}
+		for _, data := range forms {
 			if got := string(unwrapBody(data)); got != s {
 				t.Fatalf("unwrapBody(%s) = %q, want %q", data, got, s)
 			}

@@ -93,14 +93,16 @@ func newResponseError(operation string, resp *http.Response, sentID string, s *s
 		}
 	}
 	d := decodeError(body)
+	// Every text taken from the answer is scrubbed, identifiers included: the
+	// answer is not ours, and a value it echoes must not reach a log.
 	return &ResponseError{
 		StatusCode:      resp.StatusCode,
 		Code:            s.scrub(d.Code),
 		InnerCode:       s.scrub(d.InnerCode),
 		Message:         s.scrub(d.Message),
-		RequestID:       cmp.Or(resp.Header.Get(headerRequestID), d.RequestID),
-		ClientRequestID: cmp.Or(resp.Header.Get(headerClientRequestID), d.ClientRequestID, sentID),
-		Date:            d.Date,
+		RequestID:       s.scrub(cmp.Or(resp.Header.Get(headerRequestID), d.RequestID)),
+		ClientRequestID: s.scrub(cmp.Or(resp.Header.Get(headerClientRequestID), d.ClientRequestID, sentID)),
+		Date:            s.scrub(d.Date),
 		RetryAfter:      retryafter.Parse(resp.Header, time.Now()),
 		Operation:       operation,
 	}

@@ -1,11 +1,17 @@
 package graph
 
 import (
+	"bytes"
 	"encoding/json"
+	"io"
+	"net/http"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/putsecrets/putsecrets/internal/secret"
 )
 
 // Error bodies as Graph and the synchronization service send them.
@@ -126,6 +132,54 @@ func FuzzDecodeError(f *testing.F) {
 		}
 		if diff := cmp.Diff(got, decodeError(again)); diff != "" {
 			t.Errorf("round trip of %q changed the error (-first +second):\n%s", body, diff)
+		}
+	})
+}
+
+// FuzzResponseError feeds arbitrary error answers (body, Retry-After, the
+// request-id header) for a request that sent one secret value. Whatever Graph
+// answers, no field of the error (Error() is made of them) may hold the value,
+// except inside the redaction marker itself; the wait asked for is never
+// negative.
+func FuzzResponseError(f *testing.F) {
+	const sent = "s3cr3t-t0ken/with\"quote<&>"
+	for _, b := range errorBodies {
+		f.Add([]byte(b), "", "", sent)
+	}
+	f.Add([]byte(`{"error":{"code":"UnknownError","message":"{\"Message\":\"bad token s3cr3t-t0ken/with\\\"quote<&>\",\"Code\":\"InvalidCredentials\"}","innerError":{"date":"s3cr3t","request-id":"s3cr3t","client-request-id":"s3cr3t"}}}`), "", "", "s3cr3t")
+	f.Add([]byte(`{"error":{"code":"TooManyRequests","message":"echo \u0073ecret"}}`), "120", "req-1", "secret")
+	f.Add([]byte(`{"error":{"message":"x"}}`), "Wed, 21 Oct 2015 07:28:00 GMT", "", "x")
+	f.Add([]byte(`{"error":{"message":"x"}}`), "-5", "", "x")
+	f.Fuzz(func(t *testing.T, body []byte, retryAfterHeader, requestID, value string) {
+		if len(value) < 8 || strings.ContainsAny(value, "[]\x00") || !utf8.ValidString(value) {
+			// Values are UTF-8 (the body encoder refuses others) and, being
+			// credentials, not one of the few short words this package
+			// writes itself (a status code, "sent-id"); see below for the
+			// brackets.
+			return
+		}
+		h := http.Header{}
+		if retryAfterHeader != "" {
+			h.Set("Retry-After", retryAfterHeader)
+		}
+		if requestID != "" && !strings.Contains(requestID, value) {
+			h.Set(headerRequestID, requestID)
+		}
+		resp := &http.Response{StatusCode: http.StatusBadRequest, Header: h, Body: io.NopCloser(bytes.NewReader(body))}
+		e := newResponseError("PutSecrets", resp, "sent-id", &scrubber{values: []string{value}})
+		if e.RetryAfter < 0 {
+			t.Fatalf("RetryAfter %v < 0", e.RetryAfter)
+		}
+		// The marker is replaced by a byte no value holds, so that an
+		// occurrence of the value spanning it (impossible for a value without
+		// brackets) or inside it (a value such as "DAC") is not counted.
+		for name, field := range map[string]string{
+			"Code": e.Code, "InnerCode": e.InnerCode, "Message": e.Message, "RequestID": e.RequestID,
+			"ClientRequestID": e.ClientRequestID, "Date": e.Date,
+		} {
+			if strings.Contains(strings.ReplaceAll(field, secret.Redacted, "\x00"), value) {
+				t.Fatalf("%s holds the secret value (%d bytes)", name, len(value))
+			}
 		}
 	})
 }

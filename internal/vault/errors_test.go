@@ -8,7 +8,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 )
 
@@ -117,4 +119,54 @@ func TestErrorMessage(t *testing.T) {
 			}
 		})
 	}
+}
+
+// FuzzReadDetail feeds arbitrary Key Vault error answers to the parser. It
+// must not panic; the message it keeps is one valid UTF-8 line of bounded
+// length; the wait asked for is never negative; and the body is left
+// readable, so that reading the same answer again gives the same detail.
+func FuzzReadDetail(f *testing.F) {
+	for _, s := range []struct {
+		status int
+		body   string
+		header string
+	}{
+		{403, `{"error":{"code":"Forbidden","message":"Operation get is not allowed on a disabled secret.","innererror":{"code":"SecretDisabled"}}}`, ""},
+		{403, `{"error":{"code":"Forbidden","message":"Caller is not authorized to perform action on resource.\r\nIf role assignments, deny assignments or role definitions were changed recently, please observe propagation time.\r\nCaller: appid=…;oid=…\r\nAction: 'Microsoft.KeyVault/vaults/secrets/getSecret/action'\r\nResource: '…'\r\nAssignment: (not found)\r\nDecisionReason: 'DeniedWithNoValidRBAC' \r\nVault: contoso-kv;location=westeurope\r\n","innererror":{"code":"ForbiddenByRbac"}}}`, ""},
+		{404, `{"error":{"code":"SecretNotFound","message":"A secret with (name/id) scim-token was not found in this key vault. If you recently deleted this secret you may be able to recover it using the correct recovery command. For help resolving this issue, please see https://go.microsoft.com/fwlink/?linkid=2125182"}}`, ""},
+		{401, `{"error":{"code":"Unauthorized","message":"AKV10000: Request is missing a Bearer or PoP token."}}`, ""},
+		{429, `{"error":{"code":"Throttled","message":"Request was not processed because too many requests were received. Reason: VaultRequestTypeLimitReached"}}`, "10"},
+		{503, `not json`, "Wed, 21 Oct 2015 07:28:00 GMT"},
+		{500, `{"error":{"code":1,"message":["x"],"innererror":{"innererror":{"innererror":{"code":"Deep"}}}}}`, "-1"},
+	} {
+		f.Add(s.status, []byte(s.body), s.header)
+	}
+	f.Fuzz(func(t *testing.T, status int, body []byte, retryAfterHeader string) {
+		if status < 100 || status > 999 {
+			return
+		}
+		err := responseError(status, string(body), "Retry-After", retryAfterHeader)
+		var re *azcore.ResponseError
+		if !errors.As(err, &re) {
+			t.Fatal("not an *azcore.ResponseError")
+		}
+		d := readDetail(re)
+		if strings.ContainsAny(d.message, "\r\n\t") || !utf8.ValidString(d.message) || len(d.message) > maxMessage+len("…") {
+			t.Fatalf("message is not one bounded UTF-8 line: %q", d.message)
+		}
+		if d.retryAfter < 0 {
+			t.Fatalf("retryAfter %v < 0", d.retryAfter)
+		}
+		again := readDetail(re)
+		if again.retryAfter > d.retryAfter {
+			t.Fatalf("a second reading asks to wait longer: %v, then %v", d.retryAfter, again.retryAfter)
+		}
+		again.retryAfter = d.retryAfter // an HTTP date counts down between readings
+		if again != d {
+			t.Fatalf("a second reading differs: %+v, then %+v", d, again)
+		}
+		_, _ = Throttled(err)
+		_ = NotFound(err) || Disabled(err) || Forbidden(err)
+		_ = newError(Ref{Vault: "contoso-kv", Name: "scim-token"}, err).Error()
+	})
 }
