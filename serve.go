@@ -63,7 +63,7 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 		Handler: server.New(server.Options{
 			Logger: log, Service: svc, InvocationTimeout: cfg.InvocationTimeout,
 			Queue:        queue.NewProcessor(svc, queue.Options{Outcomes: outcomes, ResultsQueue: cfg.ResultsQueue}),
-			RequiredRole: cfg.RequiredRole,
+			RequiredRole: cfg.RequiredRole, DebugEndpoints: cfg.DebugEndpoints,
 		}),
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
@@ -72,7 +72,7 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 		"allowedVaults", cfg.AllowedVaults, "graphApiVersion", cfg.GraphAPIVersion,
 		"invocationTimeout", cfg.InvocationTimeout.String(), "graphConsistencyWait", cfg.ConsistencyWait.String(),
 		"serviceBus", connectionKind(cfg.ServiceBus), "resultsQueue", cfg.ResultsQueue,
-		"requiredRole", cfg.RequiredRole)
+		"requiredRole", cfg.RequiredRole, "debugEndpoints", cfg.DebugEndpoints)
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

@@ -35,6 +35,7 @@ const (
 	SettingAllowedServicePrincipals = "PUTSECRETS_ALLOWED_SERVICE_PRINCIPALS"
 	SettingInvocationTimeout        = "PUTSECRETS_INVOCATION_TIMEOUT"
 	SettingConsistencyWait          = "PUTSECRETS_GRAPH_CONSISTENCY_WAIT"
+	SettingDebugEndpoints           = "PUTSECRETS_DEBUG_ENDPOINTS"
 )
 
 // Defaults.
@@ -74,6 +75,9 @@ type Config struct {
 	// ConsistencyWait bounds how long a Graph 401/404 for a newly created
 	// service principal is retried (replication delay).
 	ConsistencyWait time.Duration
+	// DebugEndpoints serves GET /debug/goroutines on the handler's loopback
+	// listener (PUTSECRETS_DEBUG_ENDPOINTS; off by default).
+	DebugEndpoints bool
 }
 
 // ServiceBus holds the Service Bus connection settings shared by the trigger,
@@ -140,6 +144,9 @@ func Load(getenv func(string) string, hostJSON []byte) (*Config, error) {
 
 	if c.AllowLiteralCredentials, err = parseBool(get(SettingAllowLiteralCredentials)); err != nil {
 		bad(SettingAllowLiteralCredentials, "%v", err)
+	}
+	if c.DebugEndpoints, err = parseBool(get(SettingDebugEndpoints)); err != nil {
+		bad(SettingDebugEndpoints, "%v", err)
 	}
 
 	if v := get(SettingAllowedVaults); v == "" {

@@ -40,6 +40,8 @@ type Options struct {
 	// RequiredRole, when set, is the app role HTTP callers must carry
 	// (PUTSECRETS_REQUIRED_ROLE).
 	RequiredRole string
+	// DebugEndpoints adds GET /debug/goroutines (PUTSECRETS_DEBUG_ENDPOINTS).
+	DebugEndpoints bool
 }
 
 // New returns the handler's http.Handler.
@@ -53,6 +55,9 @@ func addRoutes(mux *http.ServeMux, o Options) {
 	mux.Handle("GET /{$}", handleReady())
 	mux.Handle("POST /"+FunctionHTTP, recoverHTTP(o.Logger, handlePutSecrets(o.Logger, o.Service, o.InvocationTimeout, o.RequiredRole)))
 	mux.Handle("POST /"+FunctionQueue, recoverQueue(o.Logger, handlePutSecretsFromQueue(o.Logger, o.Queue, o.InvocationTimeout)))
+	if o.DebugEndpoints {
+		mux.Handle("GET "+GoroutinesPath, handleGoroutines())
+	}
 }
 
 // handleReady answers the host's readiness probe and its periodic pings.
