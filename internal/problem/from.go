@@ -344,8 +344,10 @@ func fromTransport(who string, err error) failure {
 				"(in Azure, turn the app's managed identity on; on a developer machine, run az login); retry later", who)}
 	}
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		// azcore's retry policy reports only the context's error once it is
+		// done, so a slow identity endpoint looks the same as a slow service.
 		return failure{status: 503, message: fmt.Sprintf(
-			"ran out of time waiting for %s; retry later", who)}
+			"ran out of time waiting for %s (or for the managed identity token it needs); retry later", who)}
 	}
 	var netErr net.Error
 	if errors.As(err, &netErr) {
