@@ -6,6 +6,7 @@
 #                 (SESSIONS=true: the queue trigger with isSessionsEnabled, for a session-enabled queue)
 #   make bench    measure the handler against its floor; writes BENCHMARKS.md
 #   make fuzz     every fuzz target, FUZZTIME each (default 30s)
+#   make load     the load test: LOAD_INVOCATIONS at LOAD_CONCURRENCY against the stand-ins
 
 GO          ?= go
 GOFLAGS     ?=
@@ -16,7 +17,7 @@ ZIP         := dist/putsecrets.zip
 FUNCTIONS   := PutSecrets PutSecretsFromQueue
 SESSIONS    ?= false
 
-.PHONY: all build package demo test test-go lint clean bench fuzz
+.PHONY: all build package demo test test-go lint clean bench fuzz load
 
 all: build
 
@@ -58,11 +59,13 @@ test: lint test-go infra-test
 clean:
 	rm -rf $(BIN) dist
 
-# --- hardening: fuzzing --------------------------------------------------
+# --- hardening: fuzzing and load --------------------------------------------
 # fuzz runs every fuzz target of the product (internal/) for FUZZTIME each, one after the
 # other; a crasher stops it and is written to the package's testdata/fuzz/.
 FUZZTIME         ?= 30s
 FUZZ_DIRS         = $(sort $(dir $(shell grep -rl --include='*_test.go' '^func Fuzz' internal 2>/dev/null)))
+LOAD_INVOCATIONS ?= 5000
+LOAD_CONCURRENCY ?= 64
 
 fuzz:
 	@set -e; for d in $(FUZZ_DIRS); do \
@@ -71,6 +74,9 @@ fuzz:
 			$(GO) test -run='^$$' -fuzz="^$$f$$" -fuzztime=$(FUZZTIME) ./$$d; \
 		done; \
 	done
+
+load:
+	$(GO) test -count=1 -run='^TestLoad$$' -v ./e2e -args -load.invocations=$(LOAD_INVOCATIONS) -load.concurrency=$(LOAD_CONCURRENCY)
 # --- end hardening -----------------------------------------------------------
 
 # Fragments define their own targets; included last so that `all` stays the default goal.
