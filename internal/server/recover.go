@@ -42,10 +42,22 @@ func recoverQueue(log *slog.Logger, next http.Handler) http.Handler {
 	})
 }
 
+// carried is a panic that happened in another goroutine of the invocation
+// and was carried to the invocation's own (vault.Panic).
+type carried interface {
+	PanicType() string
+	PanicStack() []byte
+}
+
 func logPanic(log *slog.Logger, function string, r *http.Request, v any) {
+	panicType, stack := fmt.Sprintf("%T", v), debug.Stack()
+	if c, ok := v.(carried); ok {
+		panicType = c.PanicType()
+		stack = append(append(c.PanicStack(), "\ncarried to the invocation's goroutine:\n"...), stack...)
+	}
 	log.Error("invocation panicked",
 		"function", function,
 		"invocationId", r.Header.Get(envelope.InvocationIDHeader),
-		"panicType", fmt.Sprintf("%T", v),
-		"stack", string(debug.Stack()))
+		"panicType", panicType,
+		"stack", string(stack))
 }

@@ -252,3 +252,35 @@ func TestDebugEndpoint(t *testing.T) {
 		})
 	}
 }
+
+// carriedPanic stands for vault.Panic: a panic of another goroutine of the
+// invocation, carried to the invocation's own.
+type carriedPanic struct{}
+
+func (carriedPanic) PanicType() string { return "runtime.Error" }
+func (carriedPanic) PanicStack() []byte {
+	return []byte("goroutine 7 [running]:\nvault.(*Resolver).get(...)")
+}
+
+type carrier struct{}
+
+func (carrier) Put(context.Context, []byte) (*provision.Result, error) { panic(carriedPanic{}) }
+
+// TestCarriedPanicLogsItsOrigin: the log names the original panic's type and
+// stack, not the carrier's.
+func TestCarriedPanicLogsItsOrigin(t *testing.T) {
+	t.Parallel()
+	var logs syncBuffer
+	srv := httptest.NewServer(New(Options{Logger: slog.New(slog.NewJSONHandler(&logs, nil)), Service: carrier{},
+		Queue: queue.NewProcessor(carrier{}, queue.Options{}), InvocationTimeout: 10 * time.Second}))
+	defer srv.Close()
+	status, _, answer := invoke(t, srv, FunctionHTTP, httpEnvelope(t, requestDoc(canary(t))))
+	if res := callerAnswer(t, status, answer); res.StatusCode != 500 {
+		t.Errorf("caller got %d, want 500", res.StatusCode)
+	}
+	line := panicLine(t, logs.String())
+	stack, _ := line["stack"].(string)
+	if line["panicType"] != "runtime.Error" || !strings.HasPrefix(stack, "goroutine 7") || !strings.Contains(stack, "carried to") {
+		t.Errorf("panic log line: type %v, stack %.60q…", line["panicType"], stack)
+	}
+}

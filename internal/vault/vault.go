@@ -13,8 +13,10 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"runtime/debug"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/security/keyvault/azsecrets"
@@ -158,6 +160,28 @@ func (r Ref) check() error {
 // errNoValue reports a secret whose response carried no value.
 var errNoValue = errors.New("secret has no value")
 
+// errPanicked marks the reads left undone after another read panicked.
+var errPanicked = errors.New("another read panicked")
+
+// Panic is what Resolve panics with when a concurrent read panicked: the
+// read's panic, carried to the goroutine that called Resolve. It never
+// renders the original value (it may hold request data or a secret), only
+// its type and the stack where it happened.
+type Panic struct {
+	value any
+	stack []byte
+}
+
+// Error returns the original panic value's type, for a recovery that
+// prints the panic.
+func (p *Panic) Error() string { return fmt.Sprintf("panic in a Key Vault read: %T", p.value) }
+
+// PanicType returns the original panic value's type.
+func (p *Panic) PanicType() string { return fmt.Sprintf("%T", p.value) }
+
+// PanicStack returns the stack of the goroutine that panicked.
+func (p *Panic) PanicStack() []byte { return p.stack }
+
 // Resolve reads every reference and returns the values in the order of refs.
 // Reads run concurrently, at most MaxConcurrency at once, and each distinct
 // (vault URL, name, version) is read once even when listed several times.
@@ -187,9 +211,20 @@ func (r *Resolver) Resolve(ctx context.Context, refs []Ref) ([]secret.Value, err
 	}
 
 	queue := make(chan *job)
-	var wg sync.WaitGroup
+	var (
+		wg       sync.WaitGroup
+		panicked atomic.Pointer[Panic]
+	)
 	for range min(r.limit, len(jobs)) {
 		wg.Go(func() {
+			defer func() {
+				if v := recover(); v != nil {
+					panicked.CompareAndSwap(nil, &Panic{value: v, stack: debug.Stack()})
+					for j := range queue { // let the other reads finish
+						j.err = errPanicked
+					}
+				}
+			}()
 			for j := range queue {
 				if err := ctx.Err(); err != nil {
 					j.err = err
@@ -204,6 +239,12 @@ func (r *Resolver) Resolve(ctx context.Context, refs []Ref) ([]secret.Value, err
 	}
 	close(queue)
 	wg.Wait()
+	if p := panicked.Load(); p != nil {
+		// Carried to the caller's goroutine, where the server's recovery
+		// turns it into an internal error; left in a reader's goroutine it
+		// would end the process and every invocation in flight.
+		panic(p)
+	}
 
 	var errs []error
 	for _, j := range jobs {

@@ -512,3 +512,35 @@ func TestLoggingNeverShowsValues(t *testing.T) {
 		t.Errorf("azcore log holds the secret value:\n%s", logs.String())
 	}
 }
+
+// TestResolvePanicIsCarried: a panic in a concurrent read reaches the
+// goroutine that called Resolve (where the server recovers it) as a *Panic
+// that renders neither the panic value nor anything of the request, and no
+// reader is left blocked.
+func TestResolvePanicIsCarried(t *testing.T) {
+	t.Parallel()
+	for _, limit := range []int{1, 2, 16} {
+		t.Run(fmt.Sprint(limit), func(t *testing.T) {
+			t.Parallel()
+			r := New(&fakeCredential{token: testToken}, &Options{MaxConcurrency: limit})
+			r.newClient = func(string, azcore.TokenCredential, *azsecrets.ClientOptions) (*azsecrets.Client, error) {
+				panic("the value hunter2")
+			}
+			var got any
+			func() {
+				defer func() { got = recover() }()
+				_, _ = r.Resolve(t.Context(), []Ref{ref(contosoURL, "s1", ""), ref(contosoURL, "s2", ""), ref(contosoURL, "s3", "")})
+			}()
+			p, ok := got.(*Panic)
+			if !ok {
+				t.Fatalf("Resolve panicked with %T, want *Panic", got)
+			}
+			if p.PanicType() != "string" || !strings.Contains(string(p.PanicStack()), "vault.(*Resolver).get") {
+				t.Errorf("PanicType %q, stack of %d bytes without the reader", p.PanicType(), len(p.PanicStack()))
+			}
+			if s := fmt.Sprint(p) + p.Error(); strings.Contains(s, "hunter2") {
+				t.Error("the carried panic renders the original value")
+			}
+		})
+	}
+}
