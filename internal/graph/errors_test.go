@@ -146,10 +146,11 @@ func FuzzResponseError(f *testing.F) {
 	for _, b := range errorBodies {
 		f.Add([]byte(b), "", "", sent)
 	}
-	f.Add([]byte(`{"error":{"code":"UnknownError","message":"{\"Message\":\"bad token s3cr3t-t0ken/with\\\"quote<&>\",\"Code\":\"InvalidCredentials\"}","innerError":{"date":"s3cr3t","request-id":"s3cr3t","client-request-id":"s3cr3t"}}}`), "", "", "s3cr3t")
-	f.Add([]byte(`{"error":{"code":"TooManyRequests","message":"echo \u0073ecret"}}`), "120", "req-1", "secret")
-	f.Add([]byte(`{"error":{"message":"x"}}`), "Wed, 21 Oct 2015 07:28:00 GMT", "", "x")
-	f.Add([]byte(`{"error":{"message":"x"}}`), "-5", "", "x")
+	f.Add([]byte(`{"error":{"code":"UnknownError","message":"{\"Message\":\"bad token s3cr3t-t0ken/with\\\"quote<&>\",\"Code\":\"InvalidCredentials\"}","innerError":{"date":"s3cr3t-t0ken","request-id":"s3cr3t-t0ken","client-request-id":"s3cr3t-t0ken"}}}`), "", "", "s3cr3t-t0ken")
+	f.Add([]byte(`{"error":{"code":"TooManyRequests","message":"echo \u0073ecret-value"}}`), "120", "req-1", "secret-value")
+	f.Add([]byte(`{"error":{"message":"x"}}`), "Wed, 21 Oct 2015 07:28:00 GMT", "", "xxxxxxxx")
+	f.Add([]byte(`{"error":{"message":"x"}}`), "-5", "", "xxxxxxxx")
+	f.Add([]byte(`{"error":{"message":"x"}}`), "2001700000000", "", "xxxxxxxx") // overflowed into a negative wait
 	f.Fuzz(func(t *testing.T, body []byte, retryAfterHeader, requestID, value string) {
 		if len(value) < 8 || strings.ContainsAny(value, "[]\x00") || !utf8.ValidString(value) {
 			// Values are UTF-8 (the body encoder refuses others) and, being
