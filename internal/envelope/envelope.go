@@ -53,7 +53,7 @@ func Read(r io.Reader) ([]byte, error) {
 func decodeInvocation(b []byte, binding string) (*invocation, json.RawMessage, error) {
 	var inv invocation
 	if err := json.Unmarshal(b, &inv); err != nil {
-		return nil, nil, fmt.Errorf("decode invocation envelope: %w", err)
+		return nil, nil, fmt.Errorf("decode invocation envelope: %w", valueFree(err))
 	}
 	data, ok := inv.Data[binding]
 	if !ok {
@@ -105,4 +105,21 @@ func Write(w http.ResponseWriter, status int, a Answer) error {
 		return fmt.Errorf("write answer: %w", err)
 	}
 	return nil
+}
+
+// valueFree replaces encoding/json's errors, whose syntax errors quote the
+// offending input character, with ones that say where and what kind of value
+// went wrong but repeat nothing of the input: the envelope carries the
+// caller's body, and these errors are logged.
+func valueFree(err error) error {
+	var syntax *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syntax):
+		return fmt.Errorf("not valid JSON (at byte %d)", syntax.Offset)
+	case errors.As(err, &typ):
+		return fmt.Errorf("a JSON %s where %s belongs (at byte %d, field %q)", typ.Value, typ.Type, typ.Offset, typ.Field)
+	default:
+		return errors.New("not valid JSON")
+	}
 }

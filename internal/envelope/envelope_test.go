@@ -288,3 +288,33 @@ func TestRedactedURL(t *testing.T) {
 		t.Errorf("RedactedURL() = %q, want %q", got, want)
 	}
 }
+
+// TestDecodeErrorsRepeatNoInput: encoding/json's syntax errors quote the
+// offending character; the envelope's errors, which are logged, must not.
+func TestDecodeErrorsRepeatNoInput(t *testing.T) {
+	t.Parallel()
+	const secret = "Zq"
+	tests := []struct{ name, in, binding string }{
+		{"syntax in Data", `{"Data":{"message":` + secret + `}}`, "message"},
+		{"syntax in req", `{"Data":{"req":` + secret + `}}`, "req"},
+		{"syntax in Body string", `{"Data":{"req":{"Body":"\` + secret + `"}}}`, "req"},
+		{"type in req", `{"Data":{"req":{"Method":["` + secret + `"]}}}`, "req"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var err error
+			if tt.binding == "req" {
+				_, err = DecodeHTTP([]byte(tt.in), tt.binding)
+			} else {
+				_, err = DecodeMessage([]byte(tt.in), tt.binding)
+			}
+			if err == nil {
+				t.Fatal("no error")
+			}
+			if strings.Contains(err.Error(), "'Z'") || strings.Contains(err.Error(), secret) || strings.Contains(err.Error(), "'q'") {
+				t.Errorf("error repeats input: %v", err)
+			}
+		})
+	}
+}

@@ -40,7 +40,7 @@ type httpInvocation struct {
 func DecodeHTTP(b []byte, binding string) (*HTTPRequest, error) {
 	var inv httpInvocation
 	if err := json.Unmarshal(b, &inv); err != nil {
-		return nil, fmt.Errorf("decode invocation envelope: %w", err)
+		return nil, fmt.Errorf("decode invocation envelope: %w", valueFree(err))
 	}
 	data, ok := inv.Data[binding]
 	if !ok {
@@ -48,7 +48,7 @@ func DecodeHTTP(b []byte, binding string) (*HTTPRequest, error) {
 	}
 	var raw rawHTTPRequest
 	if err := json.Unmarshal(data, &raw); err != nil {
-		return nil, fmt.Errorf("decode invocation envelope: Data.%s: %w", binding, err)
+		return nil, fmt.Errorf("decode invocation envelope: Data.%s: %w", binding, valueFree(err))
 	}
 	r := &HTTPRequest{
 		Method:  raw.Method,
@@ -67,7 +67,7 @@ func DecodeHTTP(b []byte, binding string) (*HTTPRequest, error) {
 	case body[0] == '"':
 		var s string
 		if err := json.Unmarshal(body, &s); err != nil {
-			return nil, fmt.Errorf("decode invocation envelope: Data.%s.Body: %w", binding, err)
+			return nil, fmt.Errorf("decode invocation envelope: Data.%s.Body: %w", binding, valueFree(err))
 		}
 		r.Body, r.HasBody = []byte(s), true
 	default:
