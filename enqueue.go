@@ -51,17 +51,9 @@ func runEnqueue(ctx context.Context, args []string, getenv func(string) string, 
 	if fs.NArg() > 0 {
 		return usageError{fmt.Sprintf("enqueue takes no arguments, got %q", fs.Args())}
 	}
-	cfg, err := config.Load(getenv, nil)
-	if err != nil {
-		return err
-	}
-	body, err := readDocument(*file)
-	if err != nil {
-		return err
-	}
 	// Validate before anything touches the network: an invalid document is
 	// never sent.
-	req, err := checkDocument(*file, body, cfg, stderr)
+	cfg, req, body, err := loadDocument(*file, getenv, stderr)
 	if err != nil {
 		return fmt.Errorf("%w; nothing was sent", err)
 	}

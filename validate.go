@@ -20,15 +20,7 @@ func runValidate(args []string, getenv func(string) string, stdout, stderr io.Wr
 	if err := fs.Parse(args); err != nil {
 		return usageError{err.Error()}
 	}
-	cfg, err := config.Load(getenv, nil)
-	if err != nil {
-		return err
-	}
-	body, err := readDocument(*file)
-	if err != nil {
-		return err
-	}
-	req, err := checkDocument(*file, body, cfg, stdout)
+	_, req, _, err := loadDocument(*file, getenv, stdout)
 	if err != nil {
 		return err
 	}
@@ -42,6 +34,26 @@ func runValidate(args []string, getenv func(string) string, stdout, stderr io.Wr
 
 // checkDocument validates a request document with the functions' own
 // parser and policy, printing every problem to out, one per line.
+// loadDocument reads the settings and the request document at path and
+// checks the document with the functions' own validator and policy, printing
+// every problem to out. The commands share it so that they judge a document
+// exactly as the functions do.
+func loadDocument(path string, getenv func(string) string, out io.Writer) (*config.Config, *request.Request, []byte, error) {
+	cfg, err := config.Load(getenv, nil)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	body, err := readDocument(path)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	req, err := checkDocument(path, body, cfg, out)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return cfg, req, body, nil
+}
+
 func checkDocument(name string, body []byte, cfg *config.Config, out io.Writer) (*request.Request, error) {
 	req, err := request.Parse(body, policyFor(cfg))
 	var reqErr *request.Error
