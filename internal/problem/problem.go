@@ -244,3 +244,15 @@ func (p *Problem) RetryAfterHeader() string {
 	}
 	return fmt.Sprint(retryAfterSeconds(p.RetryAfter))
 }
+
+// LogAttrs returns the problem's fields for an invocation's log line: the
+// type, the detail and, where a dependency answered, its name, status, code
+// and request ID. It holds no value (nor does the document).
+func (p *Problem) LogAttrs() []any {
+	attrs := []any{"outcome", "failed", "problem", p.Doc.Type, "detail", p.Doc.Detail}
+	if dep := p.Doc.Dependency; dep != nil {
+		attrs = append(attrs, "dependency", dep.Service, "dependencyStatus", dep.Status,
+			"dependencyCode", dep.Code, "dependencyRequestId", dep.RequestID)
+	}
+	return attrs
+}

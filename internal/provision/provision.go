@@ -288,3 +288,26 @@ func attachFields(err error, refs []vault.Ref, at []int, req *request.Request) e
 	}
 	return errors.Join(out...)
 }
+
+// LogAttrs returns the result's fields for an invocation's log line, with
+// the names CONTRACT.md §7 and the README use. It holds no value. failed
+// leaves out the outcome word (the failure's own attributes say "failed").
+func (r *Result) LogAttrs(failed bool) []any {
+	if r == nil || r.ServicePrincipalID == "" { // the request did not parse
+		return nil
+	}
+	attrs := []any{"servicePrincipalId", r.ServicePrincipalID, "keys", r.Keys, "apiVersion", r.APIVersion}
+	if r.GraphRequestID != "" {
+		attrs = append(attrs, "graphRequestId", r.GraphRequestID)
+	}
+	if r.Status != "" && !failed {
+		attrs = append(attrs, "outcome", r.Status)
+	}
+	if r.Validated {
+		attrs = append(attrs, "validated", true)
+	}
+	if j := r.Job; j != nil {
+		attrs = append(attrs, "jobId", j.ID, "jobAction", j.Action, "jobSkipped", j.Skipped, "jobStatus", j.StatusCode)
+	}
+	return attrs
+}

@@ -103,28 +103,10 @@ func (inv invocationLog) log(log *slog.Logger, start time.Time, status int, res 
 	if inv.messageID != "" || inv.function == FunctionQueue {
 		attrs = append(attrs, "messageId", inv.messageID, "deliveryCount", inv.deliveryCount)
 	}
-	if res != nil && res.ServicePrincipalID != "" { // empty when the request did not parse
-		attrs = append(attrs, "servicePrincipalId", res.ServicePrincipalID, "keys", res.Keys, "apiVersion", res.APIVersion)
-		if res.GraphRequestID != "" {
-			attrs = append(attrs, "graphRequestId", res.GraphRequestID)
-		}
-		if res.Status != "" {
-			attrs = append(attrs, "outcome", res.Status)
-		}
-		if res.Validated {
-			attrs = append(attrs, "validated", true)
-		}
-		if j := res.Job; j != nil {
-			attrs = append(attrs, "jobId", j.ID, "jobAction", j.Action, "jobSkipped", j.Skipped, "jobStatus", j.StatusCode)
-		}
-	}
+	attrs = append(attrs, res.LogAttrs(p != nil)...)
 	attrs = append(attrs, extra...)
 	if p != nil {
-		attrs = append(attrs, "outcome", "failed", "problem", p.Doc.Type, "detail", p.Doc.Detail)
-		if p.Doc.Dependency != nil {
-			attrs = append(attrs, "dependency", p.Doc.Dependency.Service, "dependencyStatus", p.Doc.Dependency.Status,
-				"dependencyCode", p.Doc.Dependency.Code, "dependencyRequestId", p.Doc.Dependency.RequestID)
-		}
+		attrs = append(attrs, p.LogAttrs()...)
 		log.Warn("invocation failed", attrs...)
 		return
 	}

@@ -29,15 +29,7 @@ func (w *worker) logMessage(m *azservicebus.ReceivedMessage, d queue.Decision, s
 	if m.SessionID != nil {
 		attrs = append(attrs, "sessionId", *m.SessionID)
 	}
-	if res := d.Result; res != nil && res.ServicePrincipalID != "" {
-		attrs = append(attrs, "servicePrincipalId", res.ServicePrincipalID, "keys", res.Keys, "apiVersion", res.APIVersion)
-		if res.GraphRequestID != "" {
-			attrs = append(attrs, "graphRequestId", res.GraphRequestID)
-		}
-		if res.Status != "" && p == nil {
-			attrs = append(attrs, "outcome", res.Status)
-		}
-	}
+	attrs = append(attrs, d.Result.LogAttrs(p != nil)...)
 	if d.Outcome != nil {
 		attrs = append(attrs, "outcomeTo", d.Outcome.To, "outcomeSent", d.OutcomeErr == nil)
 	}
@@ -48,11 +40,7 @@ func (w *worker) logMessage(m *azservicebus.ReceivedMessage, d queue.Decision, s
 		attrs = append(attrs, "reason", d.Reason)
 	}
 	if p != nil {
-		attrs = append(attrs, "outcome", "failed", "problem", p.Doc.Type, "detail", p.Doc.Detail)
-		if dep := p.Doc.Dependency; dep != nil {
-			attrs = append(attrs, "dependency", dep.Service, "dependencyStatus", dep.Status,
-				"dependencyCode", dep.Code, "dependencyRequestId", dep.RequestID)
-		}
+		attrs = append(attrs, p.LogAttrs()...)
 	}
 	if settleErr != nil {
 		attrs = append(attrs, "settleError", settleErr.Error())
