@@ -21,8 +21,6 @@ import (
 	"crypto/tls"
 	"encoding/json"
 	"fmt"
-	"io"
-	"log"
 	"net"
 	"net/http"
 	"strings"
@@ -148,20 +146,13 @@ func New(ca *tlsca.CA, tokens TokenChecker) (*Server, error) {
 // Start listens on a free port of 127.0.0.1 and serves TLS in the
 // background.
 func (s *Server) Start() error {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, srv, err := wire.ServeTLS(s, s.tls)
 	if err != nil {
 		return fmt.Errorf("graph: listen: %w", err)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.ln = ln
-	s.srv = &http.Server{
-		Handler:           s,
-		TLSConfig:         s.tls,
-		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          log.New(io.Discard, "", 0),
-	}
-	go func(srv *http.Server) { _ = srv.ServeTLS(ln, "", "") }(s.srv)
+	s.ln, s.srv = ln, srv
 	return nil
 }
 
