@@ -31,7 +31,7 @@ type failure struct {
 // From maps err to its status and problem document. It is the only place
 // that decides a status (CONTRACT.md §3):
 //
-//	400 invalid request · 403 refused by policy · 404 no such service principal
+//	400 invalid request (also one the graph client refused to send) · 403 refused by policy · 404 no such service principal
 //	422 secret missing/disabled, Graph rejected the payload or the credentials
 //	502 Key Vault 403, Graph 401/403, the identity endpoint refused the identity
 //	503 throttled or unavailable after retries, out of time · 500 anything else
@@ -113,7 +113,13 @@ func classify(err error) failure {
 	}
 	var gerr *graph.ResponseError
 	var verr *vault.Error
+	var argErr *graph.ArgumentError
 	switch {
+	case errors.As(err, &argErr):
+		// The graph client refused the call before sending it: retrying
+		// cannot help, so it is the invalid-request class (permanent).
+		return failure{status: 400, fields: fields, message: fmt.Sprintf(
+			"the request cannot be sent to Microsoft Graph (%s); nothing was sent: correct the request", argErr)}
 	case errors.As(err, &gerr):
 		var wait *graph.ReplicationError
 		errors.As(err, &wait)

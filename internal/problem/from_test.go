@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/streaming"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 	"github.com/google/go-cmp/cmp"
@@ -36,6 +37,28 @@ func kvError(status int, code, inner string, retryAfter string) *azcore.Response
 
 func vaultErr(name string, err error) error {
 	return &vault.Error{Ref: vault.Ref{VaultURL: "https://contoso-kv.vault.azure.net", Vault: "contoso-kv", Name: name}, Err: err}
+}
+
+// graphArgumentError is the error a real graph client returns for a job ID
+// it refuses to put in a path: no request is sent.
+func graphArgumentError(t *testing.T) error {
+	t.Helper()
+	c, err := graph.NewClient("https://graph.microsoft.com", noCredential{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.StartJob(context.Background(), graph.APIVersionV1, "6a9b2c1e-5f4d-4e3a-9b8c-7d6e5f4a3b2c", "..")
+	if _, ok := errors.AsType[*graph.ArgumentError](err); !ok {
+		t.Fatalf("StartJob with job ID \"..\" = %v, want a *graph.ArgumentError", err)
+	}
+	return err
+}
+
+// noCredential fails every token request; the calls under test never ask.
+type noCredential struct{}
+
+func (noCredential) GetToken(context.Context, policy.TokenRequestOptions) (azcore.AccessToken, error) {
+	return azcore.AccessToken{}, errors.New("no token in this test")
 }
 
 func TestFrom(t *testing.T) {
@@ -208,6 +231,11 @@ func TestFrom(t *testing.T) {
 			name:   "network",
 			err:    During("Microsoft Graph", &net.OpError{Op: "dial", Err: errors.New("refused")}),
 			status: 503, transient: true, detail: []string{"could not reach Microsoft Graph"},
+		},
+		{
+			name:   "graph client refused the arguments",
+			err:    AtFields(During("Microsoft Graph", graphArgumentError(t)), "job.id"),
+			status: 400, fields: []string{"job.id"}, detail: []string{"cannot be sent to Microsoft Graph", "jobID", "nothing was sent"},
 		},
 		{
 			name:   "anything else",
