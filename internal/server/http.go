@@ -3,7 +3,9 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -16,15 +18,17 @@ import (
 
 // handlePutSecrets serves the PutSecrets HTTP function. The handler always
 // answers the host with 200; the caller's status travels in Outputs.res.
-func handlePutSecrets(log *slog.Logger, svc Putter, timeout time.Duration, requiredRole string) http.Handler {
+func handlePutSecrets(log *slog.Logger, svc Putter, timeout, bodyTimeout time.Duration, requiredRole string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		inv := invocationLog{function: FunctionHTTP, invocationID: r.Header.Get(envelope.InvocationIDHeader)}
 
-		raw, err := envelope.Read(r.Body)
-		var req *envelope.HTTPRequest
-		if err == nil {
-			req, err = envelope.DecodeHTTP(raw, bindingRequest)
+		req, err := readInvocation(w, r, bodyTimeout, envelope.DecodeHTTP, bindingRequest)
+		if errors.Is(err, envelope.ErrTooLarge) {
+			p := problem.New(http.StatusBadRequest, "the request's URL, query string or headers are larger than 64 KiB: send less",
+				problem.FieldError{Field: "", Message: "request too large"})
+			writeHTTPProblem(log, w, inv, p, start, nil)
+			return
 		}
 		if err != nil {
 			log.Error("unreadable invocation request", "function", FunctionHTTP, "invocationId", inv.invocationID, "error", err.Error())
@@ -62,6 +66,18 @@ func handlePutSecrets(log *slog.Logger, svc Putter, timeout time.Duration, requi
 		out := envelope.HTTPOutput{StatusCode: http.StatusOK, Headers: jsonHeaders("application/json"), Body: string(body)}
 		writeAnswer(log, w, http.StatusOK, envelope.NewHTTPAnswer(bindingResponse, out, inv.summary(http.StatusOK, res, nil)))
 	})
+}
+
+// readInvocation decodes the invocation request's body with decode, within
+// bodyTimeout: the connection's read deadline is set for the body and
+// cleared once it is read, so that it cannot cut the connection (and cancel
+// the request's context) while the invocation works.
+func readInvocation[T any](w http.ResponseWriter, r *http.Request, bodyTimeout time.Duration,
+	decode func(io.Reader, string) (T, error), binding string) (T, error) {
+	rc := http.NewResponseController(w)
+	_ = rc.SetReadDeadline(time.Now().Add(bodyTimeout)) // not supported by httptest's recorder: then unbounded
+	defer func() { _ = rc.SetReadDeadline(time.Time{}) }()
+	return decode(r.Body, binding)
 }
 
 func writeHTTPProblem(log *slog.Logger, w http.ResponseWriter, inv invocationLog, p *problem.Problem, start time.Time, res *provision.Result) {

@@ -3,6 +3,7 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"log/slog"
 	"net/http"
@@ -42,7 +43,26 @@ type Options struct {
 	RequiredRole string
 	// DebugEndpoints adds GET /debug/goroutines (PUTSECRETS_DEBUG_ENDPOINTS).
 	DebugEndpoints bool
+	// BodyReadTimeout bounds reading one invocation request's body; zero
+	// means BodyReadTimeout.
+	BodyReadTimeout time.Duration
 }
+
+// Time limits of the handler's HTTP server.
+const (
+	// ReadHeaderTimeout bounds reading a request's headers (http.Server's
+	// ReadHeaderTimeout). The host is on the same machine: it sends them at
+	// once.
+	ReadHeaderTimeout = 10 * time.Second
+	// BodyReadTimeout bounds reading an invocation request's body, so that a
+	// connection that stalls in the middle of one cannot hold a goroutine
+	// (and a graceful shutdown) for ever. It is generous: the host sends
+	// over the loopback interface, where even a 100 MB envelope takes well
+	// under a second. It is set per request rather than as http.Server's
+	// ReadTimeout, which would also cut the connection's background read
+	// once the body is in and so cancel a long invocation's context.
+	BodyReadTimeout = 30 * time.Second
+)
 
 // New returns the handler's http.Handler.
 func New(o Options) http.Handler {
@@ -53,8 +73,9 @@ func New(o Options) http.Handler {
 
 func addRoutes(mux *http.ServeMux, o Options) {
 	mux.Handle("GET /{$}", handleReady())
-	mux.Handle("POST /"+FunctionHTTP, recoverHTTP(o.Logger, handlePutSecrets(o.Logger, o.Service, o.InvocationTimeout, o.RequiredRole)))
-	mux.Handle("POST /"+FunctionQueue, recoverQueue(o.Logger, handlePutSecretsFromQueue(o.Logger, o.Queue, o.InvocationTimeout)))
+	bodyTimeout := cmp.Or(o.BodyReadTimeout, BodyReadTimeout)
+	mux.Handle("POST /"+FunctionHTTP, recoverHTTP(o.Logger, handlePutSecrets(o.Logger, o.Service, o.InvocationTimeout, bodyTimeout, o.RequiredRole)))
+	mux.Handle("POST /"+FunctionQueue, recoverQueue(o.Logger, handlePutSecretsFromQueue(o.Logger, o.Queue, o.InvocationTimeout, bodyTimeout)))
 	if o.DebugEndpoints {
 		mux.Handle("GET "+GoroutinesPath, handleGoroutines())
 	}
