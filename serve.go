@@ -65,7 +65,7 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 			Queue:        queue.NewProcessor(svc, queue.Options{Outcomes: outcomes, ResultsQueue: cfg.ResultsQueue}),
 			RequiredRole: cfg.RequiredRole, DebugEndpoints: cfg.DebugEndpoints,
 		}),
-		ReadHeaderTimeout: 10 * time.Second,
+		ReadHeaderTimeout: server.ReadHeaderTimeout,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	log.Info("handler listening", "address", ln.Addr().String(), "cloud", cfg.Cloud.Name, "credential", string(kind),

@@ -69,15 +69,22 @@ func handlePutSecrets(log *slog.Logger, svc Putter, timeout, bodyTimeout time.Du
 }
 
 // readInvocation decodes the invocation request's body with decode, within
-// bodyTimeout: the connection's read deadline is set for the body and
-// cleared once it is read, so that it cannot cut the connection (and cancel
-// the request's context) while the invocation works.
+// bodyTimeout. The connection's read deadline is set for the body; once the
+// body is in it is lifted, so that it cannot cut the connection (and cancel
+// the request's context) while the invocation works. When the body could not
+// be read it is moved to now instead: net/http would otherwise wait, without
+// a limit, to drain what the stalled sender never sends.
 func readInvocation[T any](w http.ResponseWriter, r *http.Request, bodyTimeout time.Duration,
 	decode func(io.Reader, string) (T, error), binding string) (T, error) {
 	rc := http.NewResponseController(w)
-	_ = rc.SetReadDeadline(time.Now().Add(bodyTimeout)) // not supported by httptest's recorder: then unbounded
-	defer func() { _ = rc.SetReadDeadline(time.Time{}) }()
-	return decode(r.Body, binding)
+	_ = rc.SetReadDeadline(time.Now().Add(bodyTimeout)) // httptest's recorder cannot: then unbounded
+	v, err := decode(r.Body, binding)
+	if err != nil {
+		_ = rc.SetReadDeadline(time.Now())
+		return v, err
+	}
+	_ = rc.SetReadDeadline(time.Time{})
+	return v, nil
 }
 
 func writeHTTPProblem(log *slog.Logger, w http.ResponseWriter, inv invocationLog, p *problem.Problem, start time.Time, res *provision.Result) {
