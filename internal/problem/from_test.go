@@ -238,6 +238,30 @@ func TestFrom(t *testing.T) {
 			status: 400, fields: []string{"job.id"}, detail: []string{"cannot be sent to Microsoft Graph", "jobID", "nothing was sent"},
 		},
 		{
+			name:   "out of time before saving",
+			err:    &OutOfTime{Stage: "resolving the Key Vault references", Err: vaultErr("a", fmt.Errorf("get: %w", context.DeadlineExceeded))},
+			status: 503, transient: true, dependency: &Dependency{Service: "keyVault", Vault: "contoso-kv"},
+			detail: []string{"ran out of time while resolving the Key Vault references; nothing was saved", "vault \"contoso-kv\""},
+		},
+		{
+			name: "out of time after saving",
+			err: &OutOfTime{Stage: "restarting the synchronization job", Saved: SavedYes, RequestID: "put-1",
+				Err: AfterSave("put-1", AtFields(During("Microsoft Graph", context.DeadlineExceeded), "job.id"))},
+			status: 503, transient: true, fields: []string{"job.id"},
+			detail: []string{"The secrets were saved (Graph request-id put-1), but restarting the synchronization job did not finish in time"},
+		},
+		{
+			name:   "out of time, not understood",
+			err:    &OutOfTime{Stage: "saving the secrets", Saved: SavedUnknown, Err: errors.New("boom")},
+			status: 503, transient: true, detail: []string{"may or may not have been saved", "retry later"},
+		},
+		{
+			name:   "out of time keeps a dependency's answer",
+			err:    &OutOfTime{Stage: "resolving the Key Vault references", Err: vaultErr("gone", kvError(404, "SecretNotFound", "", ""))},
+			status: 422, dependency: &Dependency{Service: "keyVault", Vault: "contoso-kv", Status: 404, Code: "SecretNotFound", RequestID: "kv-req-1"},
+			detail: []string{"does not exist"},
+		},
+		{
 			name:   "anything else",
 			err:    errors.New("boom"),
 			status: 500, transient: true, detail: []string{"internal error"},

@@ -296,3 +296,66 @@ func TestBodyDeadlineDoesNotCutTheInvocation(t *testing.T) {
 		t.Errorf("caller got %d %s, want 200: the body's deadline cancelled the invocation", res.StatusCode, res.Body)
 	}
 }
+
+// TestHTTPBudget: an HTTP invocation gets the shorter of HTTPAnswerLimit
+// and the invocation timeout, and stops working early enough to answer.
+func TestHTTPBudget(t *testing.T) {
+	t.Parallel()
+	tests := []struct{ timeout, budget, work time.Duration }{
+		{5 * time.Minute, 225 * time.Second, 224 * time.Second}, // Consumption's default functionTimeout
+		{295 * time.Second, 225 * time.Second, 224 * time.Second},
+		{10 * time.Minute, 225 * time.Second, 224 * time.Second},
+		{90 * time.Second, 90 * time.Second, 89 * time.Second},
+		{3 * time.Second, 3 * time.Second, 2700 * time.Millisecond},
+		{0, 225 * time.Second, 224 * time.Second},
+	}
+	start := time.Date(2026, 12, 2, 12, 0, 0, 0, time.UTC)
+	for _, tt := range tests {
+		b := httpBudget(tt.timeout)
+		if b != tt.budget {
+			t.Errorf("httpBudget(%v) = %v, want %v", tt.timeout, b, tt.budget)
+		}
+		if got := workDeadline(start, b).Sub(start); got != tt.work {
+			t.Errorf("work time of budget %v = %v, want %v", b, got, tt.work)
+		}
+	}
+	if HTTPAnswerLimit >= 230*time.Second {
+		t.Errorf("HTTPAnswerLimit = %v; the front end cuts HTTP calls at 230 s", HTTPAnswerLimit)
+	}
+}
+
+// TestHTTPAnswersInTime: a service that waits as long as its context lets
+// it still lets the handler answer, and the answer says it ran out of time.
+func TestHTTPAnswersInTime(t *testing.T) {
+	t.Parallel()
+	var deadline time.Time
+	slow := putterFunc(func(ctx context.Context, _ []byte) (*provision.Result, error) {
+		deadline, _ = ctx.Deadline()
+		<-ctx.Done()
+		return &provision.Result{}, &problem.OutOfTime{Stage: provision.StageSaving, Saved: problem.SavedUnknown, Err: ctx.Err()}
+	})
+	const budget = 2 * time.Second
+	srv := httptest.NewServer(New(Options{Logger: slog.New(slog.DiscardHandler), Service: slow, InvocationTimeout: budget,
+		Queue: queue.NewProcessor(slow, queue.Options{})}))
+	defer srv.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, srv.URL+"/"+FunctionHTTP, strings.NewReader(string(httpEnvelope(t, requestDoc("v")))))
+	sent := time.Now()
+	resp, err := srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var a map[string]json.RawMessage
+	if err := json.NewDecoder(resp.Body).Decode(&a); err != nil {
+		t.Fatal(err)
+	}
+	res := callerAnswer(t, resp.StatusCode, a)
+	if res.StatusCode != 503 || !strings.Contains(res.Body, `"stage":"saving the secrets to Microsoft Graph"`) {
+		t.Errorf("caller got %d %s, want 503 naming the stage", res.StatusCode, res.Body)
+	}
+	if left := sent.Add(budget).Sub(deadline); left <= 0 {
+		t.Errorf("the work deadline leaves %v before the budget's end; want time to answer", left)
+	}
+}

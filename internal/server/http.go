@@ -18,7 +18,9 @@ import (
 
 // handlePutSecrets serves the PutSecrets HTTP function. The handler always
 // answers the host with 200; the caller's status travels in Outputs.res.
-func handlePutSecrets(log *slog.Logger, svc Putter, timeout, bodyTimeout time.Duration, requiredRole string) http.Handler {
+// Every invocation answers within budget (see HTTPAnswerLimit): the work
+// stops at workDeadline, and a failure for want of time says how far it got.
+func handlePutSecrets(log *slog.Logger, svc Putter, budget, bodyTimeout time.Duration, requiredRole string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		inv := invocationLog{function: FunctionHTTP, invocationID: r.Header.Get(envelope.InvocationIDHeader)}
@@ -50,7 +52,7 @@ func handlePutSecrets(log *slog.Logger, svc Putter, timeout, bodyTimeout time.Du
 			return
 		}
 
-		ctx, cancel := context.WithTimeout(r.Context(), timeout)
+		ctx, cancel := context.WithDeadline(r.Context(), workDeadline(start, budget))
 		defer cancel()
 		res, err := svc.Put(ctx, req.Body)
 		if err != nil {

@@ -62,7 +62,32 @@ const (
 	// ReadTimeout, which would also cut the connection's background read
 	// once the body is in and so cancel a long invocation's context.
 	BodyReadTimeout = 30 * time.Second
+	// HTTPAnswerLimit bounds an HTTP invocation, from its start to its
+	// answer: the platform's front end cuts every HTTP-triggered call at
+	// 230 s whatever functionTimeout says ("230 seconds is the maximum amount
+	// of time that an HTTP triggered function can take to respond", Learn,
+	// functions-scale), and a caller cut off learns nothing while the PUT may
+	// still happen. 5 s are left for the host to relay the answer. The
+	// budget is the shorter of this and the invocation timeout
+	// (PUTSECRETS_INVOCATION_TIMEOUT shortens it, e.g. in tests).
+	HTTPAnswerLimit = 225 * time.Second
 )
+
+// httpBudget is how long an HTTP invocation may take: the shorter of
+// HTTPAnswerLimit and the invocation timeout.
+func httpBudget(invocationTimeout time.Duration) time.Duration {
+	if invocationTimeout <= 0 {
+		return HTTPAnswerLimit
+	}
+	return min(HTTPAnswerLimit, invocationTimeout)
+}
+
+// workDeadline is when an invocation started at start with budget must stop
+// working: early enough to build and send the answer, a tenth of the budget
+// and at most a second before its end.
+func workDeadline(start time.Time, budget time.Duration) time.Time {
+	return start.Add(budget - min(time.Second, budget/10))
+}
 
 // New returns the handler's http.Handler.
 func New(o Options) http.Handler {
@@ -74,7 +99,7 @@ func New(o Options) http.Handler {
 func addRoutes(mux *http.ServeMux, o Options) {
 	mux.Handle("GET /{$}", handleReady())
 	bodyTimeout := cmp.Or(o.BodyReadTimeout, BodyReadTimeout)
-	mux.Handle("POST /"+FunctionHTTP, recoverHTTP(o.Logger, handlePutSecrets(o.Logger, o.Service, o.InvocationTimeout, bodyTimeout, o.RequiredRole)))
+	mux.Handle("POST /"+FunctionHTTP, recoverHTTP(o.Logger, handlePutSecrets(o.Logger, o.Service, httpBudget(o.InvocationTimeout), bodyTimeout, o.RequiredRole)))
 	mux.Handle("POST /"+FunctionQueue, recoverQueue(o.Logger, handlePutSecretsFromQueue(o.Logger, o.Queue, o.InvocationTimeout, bodyTimeout)))
 	if o.DebugEndpoints {
 		mux.Handle("GET "+GoroutinesPath, handleGoroutines())
