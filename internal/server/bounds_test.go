@@ -359,3 +359,27 @@ func TestHTTPAnswersInTime(t *testing.T) {
 		t.Errorf("the work deadline leaves %v before the budget's end; want time to answer", left)
 	}
 }
+
+// TestQueueKeepsItsBudget: the 225 s limit is the HTTP front end's; the
+// queue function works for the whole invocation timeout.
+func TestQueueKeepsItsBudget(t *testing.T) {
+	t.Parallel()
+	const timeout = 10 * time.Minute
+	left := make(chan time.Duration, 2)
+	probe := putterFunc(func(ctx context.Context, _ []byte) (*provision.Result, error) {
+		d, _ := ctx.Deadline()
+		left <- time.Until(d)
+		return &provision.Result{Status: provision.StatusSaved}, nil
+	})
+	srv := httptest.NewServer(New(Options{Logger: slog.New(slog.DiscardHandler), Service: probe, InvocationTimeout: timeout,
+		Queue: queue.NewProcessor(probe, queue.Options{})}))
+	defer srv.Close()
+	post(t, srv, FunctionHTTP, strings.NewReader(string(httpEnvelope(t, requestDoc("v")))))
+	if l := <-left; l > HTTPAnswerLimit {
+		t.Errorf("HTTP invocation had %v to work, want at most %v", l, HTTPAnswerLimit)
+	}
+	post(t, srv, FunctionQueue, strings.NewReader(string(queueEnvelope(t, requestDoc("v")))))
+	if l := <-left; l <= HTTPAnswerLimit || l > timeout {
+		t.Errorf("queue invocation had %v to work, want the invocation timeout %v", l, timeout)
+	}
+}
