@@ -248,3 +248,24 @@ func TestHugeEnvelopeMemory(t *testing.T) {
 		t.Errorf("http: decoding a 100 MiB envelope allocated %d bytes, want at most %d", got, bound)
 	}
 }
+
+// TestDeepNesting: an envelope of 100 MiB of "[" is refused in bounded
+// memory: the scanner remembers at most maxDepth open brackets.
+func TestDeepNesting(t *testing.T) {
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	env := io.MultiReader(strings.NewReader(`{"Metadata":{"x":`), &repeat{c: '[', n: 100 << 20})
+	_, err := DecodeMessage(env, "message")
+	runtime.ReadMemStats(&after)
+	if err == nil || !strings.Contains(err.Error(), "nested too deeply") {
+		t.Errorf("DecodeMessage(deep nesting) = %v, want the nesting refused", err)
+	}
+	if got := after.TotalAlloc - before.TotalAlloc; got > 1<<20 {
+		t.Errorf("refusing deep nesting allocated %d bytes", got)
+	}
+	ok := `{"Data":{"message":` + strings.Repeat("[", maxDepth) + strings.Repeat("]", maxDepth) + `}}`
+	if _, err := DecodeMessage(strings.NewReader(ok), "message"); err != nil {
+		t.Errorf("nesting of exactly maxDepth: %v", err)
+	}
+}

@@ -171,6 +171,11 @@ func (s *scanner) object(member func(name []byte) error) error {
 	}
 }
 
+// maxDepth bounds how deeply the values the scanner reads may nest, as
+// encoding/json bounds it: the brackets still open are remembered, and an
+// envelope of nothing but "[" must not make that list as long as itself.
+const maxDepth = 10000
+
 // sink is where a kept value goes (capture, bodySink).
 type sink interface {
 	io.Writer
@@ -189,7 +194,7 @@ func (s *scanner) value(dst sink) error {
 	if err != nil {
 		return err
 	}
-	var stack []byte // the closing brackets expected; bounded by the input read
+	var stack []byte // the closing brackets expected, at most maxDepth
 	for {
 		switch {
 		case c == '"':
@@ -198,6 +203,9 @@ func (s *scanner) value(dst sink) error {
 				return err
 			}
 		case c == '{' || c == '[':
+			if len(stack) == maxDepth {
+				return s.fail("values are nested too deeply")
+			}
 			put(c)
 			stack = append(stack, c+2) // '}' is '{'+2, ']' is '['+2
 		case c == '}' || c == ']':
