@@ -99,7 +99,7 @@ func readHTTPBody(s *scanner, req *HTTPRequest) error {
 		body = v
 	case '"':
 		_, _ = s.ReadByte()
-		if _, err := io.Copy(body, s.newStringReader()); err != nil {
+		if err := s.copy(body, s.newStringReader()); err != nil {
 			return err
 		}
 	default:

@@ -1,10 +1,13 @@
 package envelope
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
@@ -222,7 +225,7 @@ func TestBodyAtTheLimit(t *testing.T) {
 // TestHugeEnvelopeMemory: decoding a 100 MiB envelope allocates a bounded
 // amount, not the envelope's size.
 func TestHugeEnvelopeMemory(t *testing.T) {
-	const bound = 4 << 20 // generous: the kept body is 64 KiB, the read buffer 8 KiB
+	const bound = 4 << 20 // generous: the kept body is 64 KiB, the read buffer 4 KiB
 	for _, enc := range []string{"double"} {
 		b := newHugeBody(100<<20, "")
 		var before, after runtime.MemStats
@@ -267,5 +270,35 @@ func TestDeepNesting(t *testing.T) {
 	ok := `{"Data":{"message":` + strings.Repeat("[", maxDepth) + strings.Repeat("]", maxDepth) + `}}`
 	if _, err := DecodeMessage(strings.NewReader(ok), "message"); err != nil {
 		t.Errorf("nesting of exactly maxDepth: %v", err)
+	}
+}
+
+// TestSmallEnvelopeMemory: an ordinary invocation's envelope costs a few
+// KiB to decode, not a buffer per string.
+func TestSmallEnvelopeMemory(t *testing.T) {
+	for _, name := range []string{"http-request-post-json", "sb-request-json-body", "sb-request-json-body-datatype-binary"} {
+		raw, err := os.ReadFile(filepath.Join("testdata", "host", name+".json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		const runs, bound = 100, 32 << 10
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		for range runs {
+			var err error
+			if strings.HasPrefix(name, "http") {
+				_, err = DecodeHTTP(bytes.NewReader(raw), "req")
+			} else {
+				_, err = DecodeMessage(bytes.NewReader(raw), "message")
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		runtime.ReadMemStats(&after)
+		if per := (after.TotalAlloc - before.TotalAlloc) / runs; per > bound {
+			t.Errorf("%s: %d bytes allocated per decode, want at most %d", name, per, bound)
+		}
 	}
 }

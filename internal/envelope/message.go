@@ -153,12 +153,12 @@ func readMessageBody(s *scanner) (*bodySink, error) {
 	case first == '"':
 		_, _ = br.ReadByte()
 		inner := newBodySink()
-		if _, err := io.Copy(inner, &stringReader{src: br}); err == nil && onlySpace(br) {
+		if err := s.copy(inner, &stringReader{src: br}); err == nil && onlySpace(br) {
 			body = inner // double-encoded
 		}
 	case isBase64Byte(first):
 		decoded := newBodySink()
-		if _, err := io.Copy(decoded, base64.NewDecoder(base64.StdEncoding, br)); err == nil {
+		if err := s.copy(decoded, base64.NewDecoder(base64.StdEncoding, br)); err == nil {
 			if d := trimSpace(decoded.buf); len(d) > 0 && d[0] == '{' {
 				body = decoded // dataType binary
 			}
@@ -166,7 +166,7 @@ func readMessageBody(s *scanner) (*bodySink, error) {
 	}
 	// Whatever was chosen, the string is read to its end; an error there is
 	// the envelope's.
-	if _, err := io.Copy(io.Discard, br); err != nil {
+	if err := s.copy(io.Discard, br); err != nil {
 		return nil, err
 	}
 	if body == nil {

@@ -27,13 +27,35 @@ type scanner struct {
 	r   *bufio.Reader
 	off int64 // bytes consumed, for error positions
 	err error // the first read or syntax error; sticky
+	// buf is copy's buffer: one per invocation, where io.Copy would
+	// allocate 32 KiB for every string it copies.
+	buf []byte
 }
 
 // scanBuffer is the scanner's read buffer.
-const scanBuffer = 8 << 10
+const scanBuffer = 4 << 10
 
 func newScanner(r io.Reader) *scanner {
-	return &scanner{r: bufio.NewReaderSize(r, scanBuffer)}
+	return &scanner{r: bufio.NewReaderSize(r, scanBuffer), buf: make([]byte, 512)}
+}
+
+// copy copies src to dst until src ends (io.EOF, which is not an error).
+// Only one copy may run at a time: they share the scanner's buffer.
+func (s *scanner) copy(dst io.Writer, src io.Reader) error {
+	for {
+		n, err := src.Read(s.buf)
+		if n > 0 {
+			if _, werr := dst.Write(s.buf[:n]); werr != nil {
+				return werr
+			}
+		}
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
 }
 
 // ReadByte returns the next byte of the stream. The end of the stream is a
@@ -142,7 +164,7 @@ func (s *scanner) object(member func(name []byte) error) error {
 			return s.fail("a member name was expected")
 		}
 		name := &capture{limit: maxName}
-		if _, err := io.Copy(name, s.newStringReader()); err != nil {
+		if err := s.copy(name, s.newStringReader()); err != nil {
 			return err
 		}
 		key := name.buf
