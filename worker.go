@@ -37,7 +37,7 @@ func runWorker(ctx context.Context, args []string, getenv func(string) string, s
 		return usageError{"--concurrency must be at least 1 and --session-idle positive"}
 	}
 	log := slog.New(slog.NewJSONHandler(stdout, nil))
-	cfg, err := config.Load(getenv, readHostJSON())
+	cfg, err := config.LoadLookup(config.ProcessLookup(getenv), readHostJSON())
 	if err != nil {
 		return fmt.Errorf("refusing to start: %w", err)
 	}
@@ -55,9 +55,10 @@ func runWorker(ctx context.Context, args []string, getenv func(string) string, s
 	}
 	defer closeServiceBus(log, sb)
 	q := firstNonEmpty(*queueName, cfg.Queue)
-	log.Info("worker starting", "queue", q, "serviceBus", connectionKind(c), "cloud", cfg.Cloud.Name,
-		"credential", string(kind), "allowedVaults", cfg.AllowedVaults, "graphApiVersion", cfg.GraphAPIVersion,
-		"resultsQueue", cfg.ResultsQueue)
+	if err := cfg.CheckRequestQueue(q, "--queue"); err != nil {
+		return usageError{err.Error()}
+	}
+	log.Info("worker starting", append(cfg.LogAttrs(), "receiveQueue", q, "serviceBus", connectionKind(c), "credential", string(kind))...)
 	return worker.Run(ctx, worker.Options{
 		Client:             sb.SDK(),
 		Queue:              q,
