@@ -41,6 +41,10 @@ func runWorker(ctx context.Context, args []string, getenv func(string) string, s
 	if err != nil {
 		return fmt.Errorf("refusing to start: %w", err)
 	}
+	q := firstNonEmpty(*queueName, cfg.Queue)
+	if err := cfg.CheckRequestQueue(q, "--queue"); err != nil {
+		return usageError{err.Error()}
+	}
 	c, err := conn.connection(cfg.ServiceBus)
 	if err != nil {
 		return err
@@ -54,10 +58,6 @@ func runWorker(ctx context.Context, args []string, getenv func(string) string, s
 		return fmt.Errorf("refusing to start: %w", err)
 	}
 	defer closeServiceBus(log, sb)
-	q := firstNonEmpty(*queueName, cfg.Queue)
-	if err := cfg.CheckRequestQueue(q, "--queue"); err != nil {
-		return usageError{err.Error()}
-	}
 	log.Info("worker starting", append(cfg.LogAttrs(), "receiveQueue", q, "serviceBus", connectionKind(c), "credential", string(kind))...)
 	return worker.Run(ctx, worker.Options{
 		Client:             sb.SDK(),
