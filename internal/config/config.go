@@ -394,10 +394,24 @@ func (l *loader) loadServiceBus(c *Config) {
 		l.bad(SettingServiceBusConnection, "set either %s (connection string) or %s (identity), not both",
 			SettingServiceBusConnection, SettingServiceBusNamespace)
 	}
+	if ns := c.ServiceBus.Namespace; ns != "" && (strings.Contains(ns, "/") || strings.ContainsFunc(ns, isSpace) || strings.Contains(ns, ";")) {
+		l.bad(SettingServiceBusNamespace, "%q is not a fully qualified namespace: give the host name alone, e.g. "+
+			"contoso-sb.servicebus.windows.net (no sb://, no path, no connection string)", redactNamespace(ns))
+	}
 	if c.ServiceBus.ConnectionString != "" && !strings.Contains(strings.ToLower(c.ServiceBus.ConnectionString), "endpoint=") {
 		l.bad(SettingServiceBusConnection, "not a Service Bus connection string (no Endpoint=); "+
 			"for an identity-based connection set %s instead", SettingServiceBusNamespace)
 	}
+}
+
+// redactNamespace is a namespace setting as an error may quote it: a
+// connection string pasted there would carry a SharedAccessKey, so anything
+// after the first ';' is cut off.
+func redactNamespace(ns string) string {
+	if i := strings.IndexByte(ns, ';'); i >= 0 {
+		return ns[:i] + ";…"
+	}
+	return ns
 }
 
 // loadState reads PUTSECRETS_STATE_URL, else derives it from the host
