@@ -154,7 +154,9 @@ func Load(getenv func(string) string, hostJSON []byte) (*Config, error) {
 // ProcessLookup reads values through getenv and, where getenv returns
 // nothing, presence from the process environment (os.LookupEnv): os.Getenv
 // cannot tell a setting that is present but blank (which LoadLookup refuses
-// for PUTSECRETS_REQUIRED_ROLE and the lists) from an unset one.
+// for the role, the lists, the queues, the state URL, the schedule and the
+// durations) from an unset one. The root's run keeps its getenv; its
+// commands load settings through ProcessLookup(getenv).
 func ProcessLookup(getenv func(string) string) func(string) (string, bool) {
 	return func(k string) (string, bool) {
 		if v := getenv(k); v != "" {
