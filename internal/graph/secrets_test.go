@@ -478,7 +478,7 @@ func BenchmarkEncodePutSecretsBody(b *testing.B) {
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, _, err := encodePutSecretsBody(secrets); err != nil {
+		if _, err := encodePutSecretsBody(secrets); err != nil {
 			b.Fatal(err)
 		}
 	}
