@@ -20,6 +20,7 @@ import (
 
 	"github.com/putsecrets/putsecrets/internal/problem"
 	"github.com/putsecrets/putsecrets/internal/provision"
+	"github.com/putsecrets/putsecrets/internal/secret"
 )
 
 // Putter does the work for one request document.
@@ -118,7 +119,12 @@ const maxDescription = 4096
 
 // Process puts the message's secrets, publishes the outcome where a
 // destination exists, and decides the settlement.
+//
+// The invocation's secret.Scrubber rides in ctx (attached here when absent),
+// so the Service Bus error of a failed publish is scrubbed like the
+// request's own errors.
 func (p *Processor) Process(ctx context.Context, m Message) Decision {
+	ctx, scrubber := secret.WithScrubber(ctx)
 	res, err := p.service.Put(ctx, m.Body)
 	if res == nil {
 		res = &provision.Result{}
@@ -140,7 +146,7 @@ func (p *Processor) Process(ctx context.Context, m Message) Decision {
 		return d
 	}
 	d.Outcome = NewOutcome(dest, m, res, d.Problem)
-	if err := p.publish(ctx, d.Outcome); err != nil {
+	if err := scrubber.Wrap(p.publish(ctx, d.Outcome)); err != nil {
 		d.Settle, d.OutcomeErr = Abandon, err
 		d.Reason = "Outcome not sent"
 		d.Description = truncate(fmt.Sprintf("the outcome could not be sent to queue %q, so the request will be processed again: %v", dest, err))
