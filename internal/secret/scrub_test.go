@@ -194,6 +194,8 @@ func TestScrubKeepsUnrelatedText(t *testing.T) {
 		{"Visit https://www.contoso.org/", "Visit https://www.contoso.org/"},
 		{`{"error":"bad \u0063anary-0123456789abcdef0123 x"}`, `{"error":"bad ` + Redacted + ` x"}`},
 		{"the request-id 6a9b2c1e-5f4d", "the request-id 6a9b2c1e-5f4d"},
+		// \u- and percent-escapes mixed in one run.
+		{`x \u0063%61nary-0123456789abcdef0123`, "x " + Redacted},
 	}
 	for _, tt := range tests {
 		if got := s.Scrub(tt.in); got != tt.want {
