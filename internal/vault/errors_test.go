@@ -124,6 +124,9 @@ func TestErrorMessage(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			if got := tt.err.Error(); got != tt.want {
+				if strings.Contains(got, "literal-base") || strings.Contains(got, "value-12") {
+					got = fmt.Sprintf("<%d bytes withheld: they hold a value>", len(got))
+				}
 				t.Errorf("Error() =\n%s\nwant\n%s", got, tt.want)
 			}
 		})
