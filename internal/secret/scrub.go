@@ -3,6 +3,7 @@ package secret
 import (
 	"context"
 	"errors"
+	"hash/maphash"
 	"net/url"
 	"slices"
 	"strings"
@@ -136,14 +137,19 @@ func ScrubberFrom(ctx context.Context) *Scrubber {
 
 // matcher finds the pieces of a set of values in text. For each of the two
 // canonical forms (raw: whitespace dropped; decoded: escapes undone too) it
-// holds every canonical run of a value's piece length, from the value and
-// from each encoding of it, and the distinct run lengths.
+// holds a hash of every canonical run of a value's piece length, from the
+// value and from each encoding of it, and the distinct run lengths.
+//
+// Hashes rather than the runs keep the set small (Key Vault values reach
+// 25 KB each); a collision (odds 2⁻⁶⁴ per lookup, the seed is random per
+// matcher) can only cut out more text, never less.
 type matcher struct {
+	seed  maphash.Seed
 	forms [2]gramSet
 }
 
 type gramSet struct {
-	grams map[string]struct{}
+	grams map[uint64]struct{}
 	lens  []int
 }
 
@@ -153,9 +159,9 @@ const (
 )
 
 func newMatcher(values []string) *matcher {
-	m := &matcher{}
+	m := &matcher{seed: maphash.MakeSeed()}
 	for f := range m.forms {
-		m.forms[f].grams = map[string]struct{}{}
+		m.forms[f].grams = map[uint64]struct{}{}
 	}
 	for _, v := range values {
 		decoded := canonicalize(v, true)
@@ -167,17 +173,17 @@ func newMatcher(values []string) *matcher {
 		json1 := jsonEscape(v)
 		variants := []string{v, json1, jsonEscape(json1), url.PathEscape(v), url.QueryEscape(v)}
 		for _, e := range variants {
-			m.forms[formRaw].add(canonicalize(e, false).b, k, whole)
+			m.forms[formRaw].add(m.seed, canonicalize(e, false).b, k, whole)
 		}
 		for _, e := range append(variants, uEscape(v)) {
-			m.forms[formDecoded].add(canonicalize(e, true).b, k, whole)
+			m.forms[formDecoded].add(m.seed, canonicalize(e, true).b, k, whole)
 		}
 	}
 	return m
 }
 
 // add adds every run of k bytes of c, or c itself when whole.
-func (g *gramSet) add(c []byte, k int, whole bool) {
+func (g *gramSet) add(seed maphash.Seed, c []byte, k int, whole bool) {
 	if len(c) == 0 {
 		return
 	}
@@ -185,7 +191,7 @@ func (g *gramSet) add(c []byte, k int, whole bool) {
 		k = len(c)
 	}
 	for p := 0; p+k <= len(c); p++ {
-		g.grams[string(c[p:p+k])] = struct{}{}
+		g.grams[maphash.Bytes(seed, c[p:p+k])] = struct{}{}
 	}
 	if !slices.Contains(g.lens, k) {
 		g.lens = append(g.lens, k)
@@ -241,7 +247,7 @@ func (m *matcher) scrub(text string) string {
 		c := canonicalize(text, decode)
 		for _, k := range g.lens {
 			for p := 0; p+k <= len(c.b); p++ {
-				if _, ok := g.grams[string(c.b[p:p+k])]; ok {
+				if _, ok := g.grams[maphash.Bytes(m.seed, c.b[p:p+k])]; ok {
 					mark(c.start[p], c.end[p+k-1])
 				}
 			}
