@@ -164,12 +164,20 @@ func newMatcher(values []string) *matcher {
 		m.forms[f].grams = map[uint64]struct{}{}
 	}
 	for _, v := range values {
-		decoded := canonicalize(v, true)
-		if len(decoded.b) == 0 {
-			continue // only whitespace and backslashes: nothing to find
+		// The piece length comes from the decoded form, or from the raw one
+		// for a value the decoded form drops whole (such as "++++++++").
+		basis := canonicalize(v, true)
+		if len(basis.b) == 0 {
+			basis = canonicalize(v, false)
 		}
-		k := pieceUnits(v, decoded)
-		whole := len(decoded.b) <= k
+		if len(basis.b) == 0 {
+			continue // only whitespace: nothing to find
+		}
+		k := pieceUnits(v, basis)
+		// A value shorter than MinPiece is matched whole in every form;
+		// a longer one by runs of k canonical bytes in every form (whole only
+		// where a form of it is shorter than k).
+		whole := utf8.RuneCountInString(v) < MinPiece
 		json1 := jsonEscape(v)
 		variants := []string{v, json1, jsonEscape(json1), url.PathEscape(v), url.QueryEscape(v)}
 		for _, e := range variants {

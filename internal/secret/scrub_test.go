@@ -92,18 +92,18 @@ func wrap(s string, n int) string {
 }
 
 // windows returns every piece of MinPiece characters of v that holds at
-// least minUnits characters other than whitespace and backslashes (the
-// documented floor), or v itself when it is shorter.
+// least minUnits bytes other than whitespace, backslashes and plus signs
+// (the documented floor), or v itself when it is shorter.
 func windows(v string) []string {
 	r := []rune(v)
 	if len(r) < MinPiece {
 		return []string{v}
 	}
+	noWeight := strings.NewReplacer(`\`, " ", "+", " ")
 	var out []string
 	for i := 0; i+MinPiece <= len(r); i++ {
 		w := string(r[i : i+MinPiece])
-		if len(strings.Fields(strings.ReplaceAll(w, `\`, " "))) > 0 &&
-			len(strings.Join(strings.Fields(strings.ReplaceAll(w, `\`, " ")), "")) >= minUnits {
+		if len(strings.Join(strings.Fields(noWeight.Replace(w)), "")) >= minUnits {
 			out = append(out, w)
 		}
 	}
