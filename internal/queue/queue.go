@@ -78,6 +78,9 @@ type Decision struct {
 	// Bus's DeadLetterReason/DeadLetterErrorDescription and the logs. They
 	// never hold a secret value (problem documents never do).
 	Reason, Description string
+	// Scrubber knows every value of the invocation, for Service Bus errors
+	// met after Process returned (settling the message).
+	Scrubber *secret.Scrubber
 }
 
 // LogProblem is the failure to log for the decision: the request's problem,
@@ -129,7 +132,7 @@ func (p *Processor) Process(ctx context.Context, m Message) Decision {
 	if res == nil {
 		res = &provision.Result{}
 	}
-	d := Decision{Settle: Complete, Result: res}
+	d := Decision{Settle: Complete, Result: res, Scrubber: scrubber}
 	if err != nil {
 		prob := problem.From(err)
 		d.Problem, d.Reason, d.Description = prob, prob.Doc.Title, describe(prob)
