@@ -23,7 +23,8 @@ import (
 const maxErrorBody = 64 << 10
 
 // ResponseError is a non-success answer from Microsoft Graph. Read it with
-// errors.As. No field holds a secret value that was sent in the request.
+// errors.As. No field holds a piece of a secret value of the invocation
+// (those the request sent and those the context's secret.Scrubber knows).
 type ResponseError struct {
 	// StatusCode is the HTTP status code.
 	StatusCode int
