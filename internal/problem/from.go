@@ -16,6 +16,7 @@ import (
 	"github.com/putsecrets/putsecrets/internal/credential"
 	"github.com/putsecrets/putsecrets/internal/graph"
 	"github.com/putsecrets/putsecrets/internal/request"
+	"github.com/putsecrets/putsecrets/internal/secret"
 	"github.com/putsecrets/putsecrets/internal/vault"
 )
 
@@ -44,7 +45,38 @@ type failure struct {
 //
 // When several failures happened (several secrets), every one is listed and
 // the status is the one that needs a person's action first.
+//
+// When err carries an invocation's secret.Scrubber (secret.Scrubber.Wrap, as
+// provision.Put returns its errors), every text of the document is scrubbed
+// by it: the last line behind the scrubbing where dependency text enters.
 func From(err error) *Problem {
+	p := from(err)
+	if s := secret.ScrubberOf(err); s != nil {
+		p = p.scrubbed(s)
+	}
+	return p
+}
+
+// scrubbed returns a copy of p with every text scrubbed by s but the field
+// paths and the vault name, which come from the request's structure.
+func (p *Problem) scrubbed(s *secret.Scrubber) *Problem {
+	q := *p
+	q.Doc.Detail = s.Scrub(q.Doc.Detail)
+	if q.Doc.Errors != nil {
+		q.Doc.Errors = make([]FieldError, len(p.Doc.Errors))
+		for i, e := range p.Doc.Errors {
+			q.Doc.Errors[i] = FieldError{Field: e.Field, Message: s.Scrub(e.Message)}
+		}
+	}
+	if d := p.Doc.Dependency; d != nil {
+		q.Doc.Dependency = &Dependency{Service: d.Service, Status: d.Status, Code: s.Scrub(d.Code),
+			InnerCode: s.Scrub(d.InnerCode), RequestID: s.Scrub(d.RequestID),
+			ClientRequestID: s.Scrub(d.ClientRequestID), Vault: d.Vault}
+	}
+	return &q
+}
+
+func from(err error) *Problem {
 	var reqErr *request.Error
 	if errors.As(err, &reqErr) {
 		return fromRequest(reqErr)

@@ -19,6 +19,7 @@ import (
 	"github.com/putsecrets/putsecrets/internal/credential"
 	"github.com/putsecrets/putsecrets/internal/graph"
 	"github.com/putsecrets/putsecrets/internal/request"
+	"github.com/putsecrets/putsecrets/internal/secret"
 	"github.com/putsecrets/putsecrets/internal/vault"
 )
 
@@ -278,5 +279,35 @@ func TestRetryAfterHeader(t *testing.T) {
 	}
 	if got := From(&graph.ResponseError{StatusCode: 503}).RetryAfterHeader(); got != "" {
 		t.Errorf("RetryAfterHeader() without Retry-After = %q", got)
+	}
+}
+
+// TestFromScrubsAsTheLastLine: an error that carries the invocation's
+// scrubber yields a document without any piece of a value, even when the
+// error itself (here built by hand) was not scrubbed where it was made.
+func TestFromScrubsAsTheLastLine(t *testing.T) {
+	t.Parallel()
+	const v = "last-line-token-5e1d9a0c"
+	s := secret.NewScrubber(secret.New(v))
+	for name, err := range map[string]error{
+		"graph": &graph.ResponseError{StatusCode: 401, Operation: graph.OperationStartJob, Code: "x" + v[:14],
+			Message: "Bearer " + `\u006c` + v[1:], RequestID: v[3:17]},
+		"after save": AfterSave("req-"+v, &graph.ResponseError{StatusCode: 400, Operation: graph.OperationGetJob,
+			Message: "bad " + strings.ReplaceAll(v, "-", "%2d")}),
+	} {
+		p := From(s.Wrap(err))
+		doc := string(p.JSON()) + fmt.Sprint(p.LogAttrs()...)
+		for i := 0; i+12 <= len(v); i++ {
+			if strings.Contains(doc, v[i:i+12]) {
+				t.Errorf("%s: a piece of the value survived (at byte %d)", name, strings.Index(doc, v[i:i+12]))
+				break
+			}
+		}
+		if !strings.Contains(doc, secret.Redacted) {
+			t.Errorf("%s: nothing redacted", name)
+		}
+		if unscrubbed := From(err); !strings.Contains(string(unscrubbed.JSON()), v[3:17]) {
+			t.Errorf("%s: the test's error holds no value to scrub", name)
+		}
 	}
 }
