@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -19,6 +20,7 @@ import (
 	"github.com/putsecrets/putsecrets/internal/credential"
 	"github.com/putsecrets/putsecrets/internal/graph"
 	"github.com/putsecrets/putsecrets/internal/request"
+	"github.com/putsecrets/putsecrets/internal/transport"
 	"github.com/putsecrets/putsecrets/internal/vault"
 )
 
@@ -198,6 +200,39 @@ func TestFrom(t *testing.T) {
 			name:   "identity endpoint unreachable",
 			err:    During("Microsoft Graph", &credential.Error{Err: errors.New("connection refused")}),
 			status: 503, transient: true, dependency: &Dependency{Service: "managedIdentity"}, detail: []string{"az login"},
+		},
+		{
+			name: "Graph redirect, as the pipeline returns it",
+			err: During("Microsoft Graph", fmt.Errorf("put secrets: %w", &url.Error{Op: "Put", URL: "https://graph.microsoft.com/v1.0/x",
+				Err: &transport.RedirectError{StatusCode: 307, From: "graph.microsoft.com", To: "evil.example"}})),
+			status: 502, dependency: &Dependency{Service: "graph", Status: 307},
+			detail: []string{"307 Temporary Redirect", "evil.example", "graph.microsoft.com", "follows no redirect"},
+		},
+		{
+			name: "Key Vault redirect",
+			err: AtFields(vaultErr("a", &url.Error{Op: "Get", URL: "https://contoso-kv.vault.azure.net/secrets/a",
+				Err: &transport.RedirectError{StatusCode: 302, From: "contoso-kv.vault.azure.net", To: "other.vault.azure.net"}}), "secrets[0].secretUri"),
+			status: 502, fields: []string{"secrets[0].secretUri"}, dependency: &Dependency{Service: "keyVault", Status: 302, Vault: "contoso-kv"},
+			detail: []string{"302 Found", "other.vault.azure.net", `vault "contoso-kv"`},
+		},
+		{
+			name: "identity endpoint redirect, known only to the credential error",
+			err: AtFields(vaultErr("a", &credential.Error{Err: errors.New("ManagedIdentityCredential: text only"),
+				Redirect: &transport.RedirectError{StatusCode: 308, From: "127.0.0.1:41000", To: "evil.example"}}), "secrets[0].secretUri"),
+			status: 502, fields: []string{"secrets[0].secretUri"}, dependency: &Dependency{Service: "managedIdentity", Status: 308},
+			detail: []string{"308 Permanent Redirect", "evil.example", "identity endpoint"},
+		},
+		{
+			name:   "redirect without a Location",
+			err:    During("Microsoft Graph", &transport.RedirectError{StatusCode: 301, From: "graph.microsoft.com"}),
+			status: 502, dependency: &Dependency{Service: "graph", Status: 301}, detail: []string{"without a usable Location"},
+		},
+		{
+			name: "redirect of a job call after the save",
+			err: AfterSave("req-1", AtFields(During("Microsoft Graph",
+				&transport.RedirectError{StatusCode: 307, From: "graph.microsoft.com", To: "evil.example"}), "job.id")),
+			status: 502, fields: []string{"job.id"}, dependency: &Dependency{Service: "graph", Status: 307},
+			detail: []string{"The secrets were saved", "evil.example"},
 		},
 		{
 			name:   "out of time",
