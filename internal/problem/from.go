@@ -39,7 +39,7 @@ type failure struct {
 //	    a redirect from any of them (never followed)
 //	503 throttled or unavailable after retries, out of time · 500 anything else
 //
-// A Graph 401 or 404 that outlasted the replication wait
+// A Graph 401, 403 or 404 that outlasted the replication wait
 // (*graph.ReplicationError) keeps its status, 502 or 404, and the detail names
 // both causes: not replicated yet, or the identity may not see or write it.
 // An error wrapped by AfterSave keeps its status, and the detail says that the
@@ -159,6 +159,13 @@ func fromGraph(e *graph.ResponseError, wait *graph.ReplicationError) failure {
 				"managed identity may not write it: grant the identity the Microsoft Graph application permission %s, "+
 				"or %s and add the identity as an owner of the service principal.",
 			answered(wait), operationText(e.Operation), said, waited(wait), settingConsistencyWait, permSyncAll, permOwnedBy)}
+	case wait != nil && s == http.StatusForbidden:
+		return failure{status: 502, dep: dep, message: fmt.Sprintf(
+			"Microsoft Graph %s 403 for the service principal while %s (%s; %s). The app's managed identity "+
+				"may not write it: grant the identity the Microsoft Graph application permission %s, or %s and add "+
+				"the identity as an owner of the service principal. A grant or an ownership made moments ago can "+
+				"answer this until it has replicated: retry later, or raise %s.",
+			answered(wait), operationText(e.Operation), said, waited(wait), permSyncAll, permOwnedBy, settingConsistencyWait)}
 	case wait != nil && s == http.StatusNotFound:
 		if e.Operation == graph.OperationValidateCredentials {
 			hint += " With validate.jobId, also check that the job exists on the service principal."

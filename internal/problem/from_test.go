@@ -123,6 +123,21 @@ func TestFrom(t *testing.T) {
 				"Application.ReadWrite.OwnedBy", "object ID", "validate.jobId"},
 		},
 		{
+			name: "403 throughout the replication wait names the permission and the wait",
+			err: During("Microsoft Graph", &graph.ReplicationError{Tries: 5, Waited: 2 * time.Second, Limit: 2 * time.Second,
+				Err: &graph.ResponseError{StatusCode: 403, Code: "Authorization_RequestDenied", Operation: graph.OperationStartJob, RequestID: "g-f"}}),
+			status: 502, dependency: &Dependency{Service: "graph", Status: 403, Code: "Authorization_RequestDenied", RequestID: "g-f"},
+			detail: []string{"kept answering 403", "starting the synchronization job", "5 tries over 2s", "waiting at most 2s",
+				"Synchronization.ReadWrite.All", "Application.ReadWrite.OwnedBy", "owner", "replicated", "PUTSECRETS_GRAPH_CONSISTENCY_WAIT", "g-f"},
+		},
+		{
+			name: "403 after a call succeeded is answered without a wait",
+			err: AfterSave("put-1", AtFields(During("Microsoft Graph", &graph.ResponseError{StatusCode: 403,
+				Code: "Authorization_RequestDenied", Operation: graph.OperationRestartJob}), "job.id")),
+			status: 502, fields: []string{"job.id"}, dependency: &Dependency{Service: "graph", Status: 403, Code: "Authorization_RequestDenied"},
+			detail: []string{"The secrets were saved", "Synchronization.ReadWrite.All", "Application.ReadWrite.OwnedBy"},
+		},
+		{
 			name:   "401 without a replication wait",
 			err:    &graph.ReplicationError{Tries: 1, Err: &graph.ResponseError{StatusCode: 401, Operation: graph.OperationPutSecrets}},
 			status: 502, dependency: &Dependency{Service: "graph", Status: 401},
