@@ -32,6 +32,8 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/streaming"
+
+	"github.com/putsecrets/putsecrets/internal/transport"
 )
 
 const (
@@ -158,6 +160,11 @@ func (c *Client) send(req *policy.Request, operation, sentID string, s *scrubber
 	ids := RequestIDs{ClientRequestID: sentID}
 	resp, err := c.internal.Pipeline().Do(req)
 	if err != nil {
+		// A refused redirect names the host Graph's Location pointed to:
+		// Graph's text, which could quote what was sent.
+		if r, ok := errors.AsType[*transport.RedirectError](err); ok {
+			r.To = s.scrub(r.To)
+		}
 		return nil, ids, err
 	}
 	if !runtime.HasStatusCode(resp, ok...) {
