@@ -35,6 +35,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/streaming"
 
 	"github.com/putsecrets/putsecrets/internal/secret"
+	"github.com/putsecrets/putsecrets/internal/transport"
 )
 
 const (
@@ -164,6 +165,11 @@ func (c *Client) send(req *policy.Request, operation, sentID string, sent []Secr
 	ids := RequestIDs{ClientRequestID: sentID}
 	resp, err := c.internal.Pipeline().Do(req)
 	if err != nil {
+		// A refused redirect names the host Graph's Location pointed to:
+		// Graph's text, which could quote what was sent.
+		if r, ok := errors.AsType[*transport.RedirectError](err); ok {
+			r.To = scrubberFor(req.Raw().Context(), sent).Scrub(r.To)
+		}
 		return nil, ids, err
 	}
 	if !runtime.HasStatusCode(resp, ok...) {
