@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"strings"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/messaging/azservicebus"
@@ -53,20 +52,25 @@ func runEnqueue(ctx context.Context, args []string, getenv func(string) string, 
 	}
 	// Validate before anything touches the network: an invalid document is
 	// never sent.
-	cfg, req, body, err := loadDocument(*file, getenv, stderr)
+	w, err := loadWiring(getenv, stdout, false)
 	if err != nil {
 		return fmt.Errorf("%w; nothing was sent", err)
 	}
+	req, body, err := w.loadDocument(*file, stderr)
+	if err != nil {
+		return fmt.Errorf("%w; nothing was sent", err)
+	}
+	cfg := w.cfg
 	c, err := conn.connection(cfg.ServiceBus)
 	if err != nil {
 		return err
 	}
 
 	out := enqueued{
-		Queue:              firstNonEmpty(*queueName, cfg.Queue),
-		MessageID:          firstNonEmpty(*messageID, uuid.NewString()),
+		Queue:              orDefault(*queueName, cfg.Queue),
+		MessageID:          orDefault(*messageID, uuid.NewString()),
 		CorrelationID:      *correlationID,
-		SessionID:          firstNonEmpty(*sessionID, req.ServicePrincipalID),
+		SessionID:          orDefault(*sessionID, req.ServicePrincipalID),
 		ReplyTo:            *replyTo,
 		ServicePrincipalID: req.ServicePrincipalID,
 		Keys:               make([]string, len(req.Secrets)),
@@ -85,7 +89,7 @@ func runEnqueue(ctx context.Context, args []string, getenv func(string) string, 
 		ContentType:   ptrOrNil("application/json"),
 		Body:          body,
 	}
-	sb, err := newServiceBus(cfg, getenv, c)
+	sb, err := w.serviceBus(c)
 	if err != nil {
 		return err
 	}
@@ -101,15 +105,6 @@ func runEnqueue(ctx context.Context, args []string, getenv func(string) string, 
 	}
 	enc := json.NewEncoder(stdout)
 	return enc.Encode(out)
-}
-
-func firstNonEmpty(s ...string) string {
-	for _, v := range s {
-		if v = strings.TrimSpace(v); v != "" {
-			return v
-		}
-	}
-	return ""
 }
 
 func ptrOrNil(s string) *string {

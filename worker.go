@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 
 	"github.com/putsecrets/putsecrets/internal/config"
 	"github.com/putsecrets/putsecrets/internal/queue"
@@ -33,30 +32,33 @@ func runWorker(ctx context.Context, args []string, getenv func(string) string, s
 	if fs.NArg() > 0 {
 		return usageError{fmt.Sprintf("worker takes no arguments, got %q", fs.Args())}
 	}
-	if *concurrency < 1 || *idle <= 0 {
-		return usageError{"--concurrency must be at least 1 and --session-idle positive"}
+	if *concurrency < 1 || *concurrency > worker.MaxConcurrency {
+		return usageError{fmt.Sprintf("--concurrency must be from 1 to %d (worker.MaxConcurrency), got %d", worker.MaxConcurrency, *concurrency)}
 	}
-	log := slog.New(slog.NewJSONHandler(stdout, nil))
-	cfg, err := config.Load(getenv, readHostJSON())
+	if *idle <= 0 {
+		return usageError{"--session-idle must be positive"}
+	}
+	w, err := loadWiring(getenv, stdout, true)
 	if err != nil {
 		return fmt.Errorf("refusing to start: %w", err)
 	}
+	cfg, log := w.cfg, w.log
 	c, err := conn.connection(cfg.ServiceBus)
 	if err != nil {
 		return err
 	}
-	svc, kind, err := newService(cfg, getenv)
+	svc, err := w.service()
 	if err != nil {
 		return err
 	}
-	sb, err := newServiceBus(cfg, getenv, c)
+	sb, err := w.serviceBus(c)
 	if err != nil {
 		return fmt.Errorf("refusing to start: %w", err)
 	}
-	defer closeServiceBus(log, sb)
-	q := firstNonEmpty(*queueName, cfg.Queue)
+	defer w.closeServiceBus()
+	q := orDefault(*queueName, cfg.Queue)
 	log.Info("worker starting", "queue", q, "serviceBus", connectionKind(c), "cloud", cfg.Cloud.Name,
-		"credential", string(kind), "allowedVaults", cfg.AllowedVaults, "graphApiVersion", cfg.GraphAPIVersion,
+		"credential", string(w.credKind), "allowedVaults", cfg.AllowedVaults, "graphApiVersion", cfg.GraphAPIVersion,
 		"resultsQueue", cfg.ResultsQueue)
 	return worker.Run(ctx, worker.Options{
 		Client:             sb.SDK(),
