@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/putsecrets/putsecrets/internal/cloud"
+	"github.com/putsecrets/putsecrets/internal/graph"
 )
 
 // The settings this program reads.
@@ -43,7 +44,7 @@ const (
 	DefaultQueue             = "putsecrets-requests"
 	DefaultFunctionTimeout   = 5 * time.Minute // Consumption's default functionTimeout
 	DefaultConsistencyWait   = 30 * time.Second
-	DefaultGraphAPIVersion   = "v1.0"
+	DefaultGraphAPIVersion   = graph.APIVersionV1
 	invocationTimeoutReserve = 5 * time.Second
 )
 
@@ -133,13 +134,10 @@ func Load(getenv func(string) string, hostJSON []byte) (*Config, error) {
 		errs = append(errs, err)
 	}
 
-	switch v := get(SettingGraphAPIVersion); strings.ToLower(v) {
-	case "", "v1.0":
+	if v := get(SettingGraphAPIVersion); v == "" {
 		c.GraphAPIVersion = DefaultGraphAPIVersion
-	case "beta":
-		c.GraphAPIVersion = "beta"
-	default:
-		bad(SettingGraphAPIVersion, "%q is neither v1.0 nor beta", v)
+	} else if c.GraphAPIVersion, _ = graph.CanonicalAPIVersion(v); c.GraphAPIVersion == "" {
+		bad(SettingGraphAPIVersion, "%q is neither %s nor %s", v, graph.APIVersionV1, graph.APIVersionBeta)
 	}
 
 	if c.AllowLiteralCredentials, err = parseBool(get(SettingAllowLiteralCredentials)); err != nil {
