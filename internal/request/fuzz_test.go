@@ -225,7 +225,7 @@ func checkReference(t *testing.T, ref Reference) {
 	if ref.Host != ref.Vault+"."+publicSuffix || toLowerASCII(ref.Host) != ref.Host {
 		t.Fatalf("host %q for vault %q", ref.Host, ref.Vault)
 	}
-	if checkVaultName(ref.Vault) != nil || checkSecretName(ref.Name) != nil || (ref.Version != "" && checkVersion(ref.Version) != nil) {
+	if CheckVaultName(ref.Vault) != nil || CheckSecretName(ref.Name) != nil || (ref.Version != "" && CheckSecretVersion(ref.Version) != nil) {
 		t.Fatalf("accepted invalid names: %+v", ref)
 	}
 	back, err := ParseSecretURI(ref.URI(), publicSuffix)

@@ -174,11 +174,11 @@ func parseSecretURI(uri, suffix string) (Reference, error) {
 	if strings.ContainsRune(version, '/') {
 		return Reference{}, uriError("the secret URI has extra path segments", suffix)
 	}
-	if err := checkSecretName(name); err != nil {
+	if err := CheckSecretName(name); err != nil {
 		return Reference{}, fmt.Errorf("the secret URI's %w", err)
 	}
 	if hasVersion {
-		if err := checkVersion(version); err != nil {
+		if err := CheckSecretVersion(version); err != nil {
 			return Reference{}, fmt.Errorf("the secret URI's %w", err)
 		}
 	}
@@ -249,17 +249,17 @@ func parseReference(s, suffix string) (Reference, error) {
 		}
 		ref.Vault, ref.Host = v, vault
 	} else {
-		if err := checkVaultName(vault); err != nil {
+		if err := CheckVaultName(vault); err != nil {
 			return Reference{}, fmt.Errorf("the Key Vault reference's VaultName: %w", err)
 		}
 		ref.Vault, ref.Host = vault, vault+"."+suffix
 	}
-	if err := checkSecretName(vals[2]); err != nil {
+	if err := CheckSecretName(vals[2]); err != nil {
 		return Reference{}, fmt.Errorf("the Key Vault reference's SecretName: %w", err)
 	}
 	ref.Name = vals[2]
 	if set[3] {
-		if err := checkVersion(vals[3]); err != nil {
+		if err := CheckSecretVersion(vals[3]); err != nil {
 			return Reference{}, fmt.Errorf("the Key Vault reference's SecretVersion: %w", err)
 		}
 		ref.Version = vals[3]
@@ -288,16 +288,16 @@ func vaultFromHost(host, suffix string) (string, error) {
 	if strings.ContainsRune(vault, '.') {
 		return "", fmt.Errorf("host must be {vault}.%s, one vault name directly under the suffix", suffix)
 	}
-	if err := checkVaultName(vault); err != nil {
+	if err := CheckVaultName(vault); err != nil {
 		return "", fmt.Errorf("host: %w", err)
 	}
 	return vault, nil
 }
 
-// checkVaultName applies Key Vault's naming rules: 3 to 24 letters, digits
+// CheckVaultName applies Key Vault's naming rules: 3 to 24 letters, digits
 // and hyphens, starting with a letter, ending with a letter or digit, no
 // consecutive hyphens.
-func checkVaultName(v string) error {
+func CheckVaultName(v string) error {
 	if len(v) < minVaultName || len(v) > maxVaultName {
 		return fmt.Errorf("the vault name has %d characters; Key Vault names have %d to %d", len(v), minVaultName, maxVaultName)
 	}
@@ -318,9 +318,9 @@ func checkVaultName(v string) error {
 	return nil
 }
 
-// checkSecretName applies Key Vault's rule for secret names: 1 to 127
+// CheckSecretName applies Key Vault's rule for secret names: 1 to 127
 // letters, digits and hyphens.
-func checkSecretName(n string) error {
+func CheckSecretName(n string) error {
 	if len(n) < 1 || len(n) > maxSecretName {
 		return fmt.Errorf("secret name has %d characters; Key Vault secret names have 1 to %d", len(n), maxSecretName)
 	}
@@ -332,8 +332,15 @@ func checkSecretName(n string) error {
 	return nil
 }
 
-// checkVersion accepts a Key Vault object version: 32 hexadecimal digits.
-func checkVersion(v string) error {
+// CheckSecretVersion accepts a Key Vault object version: 32 hexadecimal
+// digits. Key Vault documents a version as "a system-generated, 32 character
+// string identifier" and issues lowercase hex; identifiers compare
+// case-insensitively, so either case is accepted.
+//
+// CheckVaultName, CheckSecretName and CheckSecretVersion are the one
+// definition of Key Vault's names: the parser and the vault package use
+// them.
+func CheckSecretVersion(v string) error {
 	if len(v) != versionHexSize {
 		return fmt.Errorf("secret version has %d characters; a version has %d hexadecimal digits (omit it for the latest)", len(v), versionHexSize)
 	}
