@@ -26,12 +26,6 @@ type Cloud struct {
 	SDK azcloud.Configuration
 }
 
-// GraphScope is the OAuth scope for a token to call Graph in this cloud.
-func (c Cloud) GraphScope() string { return c.Graph + "/.default" }
-
-// KeyVaultResource is the resource Key Vault names in its 401 challenge.
-func (c Cloud) KeyVaultResource() string { return "https://" + c.KeyVaultSuffix }
-
 // The four clouds of CONTRACT.md §5.
 var (
 	Public = Cloud{

@@ -179,7 +179,7 @@ func compareRequests(t *testing.T, want, got *Request) {
 	}
 	for i := range want.Secrets {
 		if w, g := want.Secrets[i].Value, got.Secrets[i].Value; !w.Equal(g) {
-			t.Errorf("secrets[%d] value differs: got %d bytes, want %d bytes", i, g.Len(), w.Len())
+			t.Errorf("secrets[%d] value differs: got %d bytes, want %d bytes", i, len(g.Reveal()), len(w.Reveal()))
 		}
 	}
 }

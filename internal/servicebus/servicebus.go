@@ -240,13 +240,6 @@ func closeSender(s *azservicebus.Sender) {
 	_ = s.Close(ctx)
 }
 
-// Senders returns the number of senders kept open.
-func (c *Client) Senders() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.senders)
-}
-
 // Close closes every sender and the connection. Sends after Close fail.
 func (c *Client) Close(ctx context.Context) error {
 	c.mu.Lock()
