@@ -8,7 +8,9 @@
 // The connection is either a connection string (ServiceBusConnection; the
 // emulator form "…;UseDevelopmentEmulator=true" speaks plain AMQP to the
 // endpoint's host and port) or a fully qualified namespace
-// (ServiceBusConnection__fullyQualifiedNamespace) with the app's credential.
+// (ServiceBusConnection__fullyQualifiedNamespace) with the token credential
+// New is given (the handler passes the app's, for the identity
+// ServiceBusConnection__clientId names).
 package servicebus
 
 import (
