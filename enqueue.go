@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"time"
@@ -32,8 +31,7 @@ type enqueued struct {
 // policy and, only when it is valid, sends it to the request queue
 // (CONTRACT.md §6). The body is the document's bytes as given.
 func runEnqueue(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("enqueue", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("enqueue", stderr)
 	file := fs.String("file", "-", "request document to send (- for standard input)")
 	queueName := fs.String("queue", "", "request queue (default: PUTSECRETS_QUEUE, else "+config.DefaultQueue+")")
 	var conn connectionFlags
@@ -44,11 +42,8 @@ func runEnqueue(ctx context.Context, args []string, getenv func(string) string, 
 	correlationID := fs.String("correlation-id", "", "CorrelationId the outcome will carry (default: the MessageId)")
 	messageID := fs.String("message-id", "", "MessageId (default: a new UUID)")
 	sessionID := fs.String("session-id", "", "SessionId (default: the service principal ID)")
-	if err := fs.Parse(args); err != nil {
-		return usageError{err.Error()}
-	}
-	if fs.NArg() > 0 {
-		return usageError{fmt.Sprintf("enqueue takes no arguments, got %q", fs.Args())}
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
 	// Validate before anything touches the network: an invalid document is
 	// never sent.

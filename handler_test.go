@@ -61,6 +61,8 @@ func TestRunCommands(t *testing.T) {
 			notInOut: []string{"valid: service principal"}},
 		{name: "validate: a document without --file is refused", args: []string{"handler", "validate", valid},
 			env: settings, usage: true, wantErr: "takes no arguments"},
+		{name: "enqueue: a stray argument is refused before anything is read", args: []string{"handler", "enqueue", "--file", valid, invalid},
+			env: settings, usage: true, wantErr: "enqueue takes no arguments"},
 		{name: "validate: bad flag", args: []string{"handler", "validate", "--fiel", valid}, env: settings, usage: true,
 			wantErr: "flag provided but not defined"},
 		{name: "serve: refuses without allowed vaults", args: []string{"handler"}, env: map[string]string{"FUNCTIONS_CUSTOMHANDLER_PORT": "0"},

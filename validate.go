@@ -1,7 +1,6 @@
 package main
 
 import (
-	"flag"
 	"fmt"
 	"io"
 )
@@ -9,14 +8,10 @@ import (
 // runValidate checks a request document offline, with the functions' own
 // validator and settings, printing every problem. Exit status 0 when valid.
 func runValidate(args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("validate", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("validate", stderr)
 	file := fs.String("file", "-", "request document to check (- for standard input)")
-	if err := fs.Parse(args); err != nil {
-		return usageError{err.Error()}
-	}
-	if fs.NArg() > 0 {
-		return usageError{fmt.Sprintf("validate checks one document, given with --file; it takes no arguments, got %q", fs.Args())}
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
 	w, err := loadWiring(getenv, stdout, false)
 	if err != nil {

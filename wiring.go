@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -186,6 +187,26 @@ func (w *wiring) closeServiceBus() {
 	if err := w.sb.Close(ctx); err != nil {
 		w.log.Warn("closing the Service Bus client", "error", err.Error())
 	}
+}
+
+// newFlags is a command's flag set; its errors and usage go to stderr.
+func newFlags(command string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(command, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	return fs
+}
+
+// parseFlags parses a command's arguments. Every command takes flags only: a
+// stray argument (a second document after --file, a path without --file) is
+// a usage error, never silently ignored.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		return usageError{err.Error()}
+	}
+	if fs.NArg() > 0 {
+		return usageError{fmt.Sprintf("%s takes no arguments, only flags; got %q", fs.Name(), fs.Args())}
+	}
+	return nil
 }
 
 // connectionFlags are the Service Bus flags the enqueue and worker commands

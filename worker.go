@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 
@@ -16,8 +15,7 @@ import (
 // §6), until ctx ends (SIGTERM); then it drains: no new messages, the ones
 // in flight finish and are settled.
 func runWorker(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("worker", stderr)
 	queueName := fs.String("queue", "", "request queue (default: PUTSECRETS_QUEUE, else "+config.DefaultQueue+")")
 	var conn connectionFlags
 	fs.StringVar(&conn.namespace, "namespace", "", "fully qualified Service Bus namespace, reached with the app's identity "+
@@ -26,11 +24,8 @@ func runWorker(ctx context.Context, args []string, getenv func(string) string, s
 	concurrency := fs.Int("concurrency", worker.DefaultConcurrency, "messages (with --sessions: sessions) processed at once")
 	sessions := fs.Bool("sessions", false, "accept sessions (the queue requires sessions)")
 	idle := fs.Duration("session-idle", worker.DefaultSessionIdleTimeout, "release a session that delivered nothing for this long")
-	if err := fs.Parse(args); err != nil {
-		return usageError{err.Error()}
-	}
-	if fs.NArg() > 0 {
-		return usageError{fmt.Sprintf("worker takes no arguments, got %q", fs.Args())}
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
 	if *concurrency < 1 || *concurrency > worker.MaxConcurrency {
 		return usageError{fmt.Sprintf("--concurrency must be from 1 to %d (worker.MaxConcurrency), got %d", worker.MaxConcurrency, *concurrency)}

@@ -28,26 +28,10 @@ type Cloud struct {
 
 // The four clouds of CONTRACT.md §5.
 var (
-	Public = Cloud{
-		Name: "AzurePublic", Graph: "https://graph.microsoft.com",
-		Authority: "login.microsoftonline.com", KeyVaultSuffix: "vault.azure.net",
-		SDK: azcloud.AzurePublic,
-	}
-	USGovernment = Cloud{
-		Name: "AzureUSGovernment", Graph: "https://graph.microsoft.us",
-		Authority: "login.microsoftonline.us", KeyVaultSuffix: "vault.usgovcloudapi.net",
-		SDK: azcloud.AzureGovernment,
-	}
-	USGovernmentDoD = Cloud{
-		Name: "AzureUSGovernmentDoD", Graph: "https://dod-graph.microsoft.us",
-		Authority: "login.microsoftonline.us", KeyVaultSuffix: "vault.usgovcloudapi.net",
-		SDK: azcloud.AzureGovernment,
-	}
-	China = Cloud{
-		Name: "AzureChina", Graph: "https://microsoftgraph.chinacloudapi.cn",
-		Authority: "login.chinacloudapi.cn", KeyVaultSuffix: "vault.azure.cn",
-		SDK: azcloud.AzureChina,
-	}
+	Public          = Cloud{Name: "AzurePublic", Graph: "https://graph.microsoft.com", Authority: "login.microsoftonline.com", KeyVaultSuffix: "vault.azure.net", SDK: azcloud.AzurePublic}
+	USGovernment    = Cloud{Name: "AzureUSGovernment", Graph: "https://graph.microsoft.us", Authority: "login.microsoftonline.us", KeyVaultSuffix: "vault.usgovcloudapi.net", SDK: azcloud.AzureGovernment}
+	USGovernmentDoD = Cloud{Name: "AzureUSGovernmentDoD", Graph: "https://dod-graph.microsoft.us", Authority: "login.microsoftonline.us", KeyVaultSuffix: "vault.usgovcloudapi.net", SDK: azcloud.AzureGovernment}
+	China           = Cloud{Name: "AzureChina", Graph: "https://microsoftgraph.chinacloudapi.cn", Authority: "login.chinacloudapi.cn", KeyVaultSuffix: "vault.azure.cn", SDK: azcloud.AzureChina}
 )
 
 // All lists the supported clouds in the contract's order.
