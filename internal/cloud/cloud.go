@@ -30,38 +30,12 @@ type Cloud struct {
 	SDK azcloud.Configuration
 }
 
-// GraphScope is the OAuth scope for a token to call Graph in this cloud.
-func (c Cloud) GraphScope() string { return c.Graph + "/.default" }
-
-// KeyVaultResource is the resource Key Vault names in its 401 challenge.
-func (c Cloud) KeyVaultResource() string { return "https://" + c.KeyVaultSuffix }
-
 // The four clouds of CONTRACT.md §5.
 var (
-	Public = Cloud{
-		Name: "AzurePublic", Graph: "https://graph.microsoft.com",
-		Authority: "login.microsoftonline.com", KeyVaultSuffix: "vault.azure.net",
-		StorageSuffix: "core.windows.net",
-		SDK:           azcloud.AzurePublic,
-	}
-	USGovernment = Cloud{
-		Name: "AzureUSGovernment", Graph: "https://graph.microsoft.us",
-		Authority: "login.microsoftonline.us", KeyVaultSuffix: "vault.usgovcloudapi.net",
-		StorageSuffix: "core.usgovcloudapi.net",
-		SDK:           azcloud.AzureGovernment,
-	}
-	USGovernmentDoD = Cloud{
-		Name: "AzureUSGovernmentDoD", Graph: "https://dod-graph.microsoft.us",
-		Authority: "login.microsoftonline.us", KeyVaultSuffix: "vault.usgovcloudapi.net",
-		StorageSuffix: "core.usgovcloudapi.net",
-		SDK:           azcloud.AzureGovernment,
-	}
-	China = Cloud{
-		Name: "AzureChina", Graph: "https://microsoftgraph.chinacloudapi.cn",
-		Authority: "login.chinacloudapi.cn", KeyVaultSuffix: "vault.azure.cn",
-		StorageSuffix: "core.chinacloudapi.cn",
-		SDK:           azcloud.AzureChina,
-	}
+	Public          = Cloud{Name: "AzurePublic", Graph: "https://graph.microsoft.com", Authority: "login.microsoftonline.com", KeyVaultSuffix: "vault.azure.net", StorageSuffix: "core.windows.net", SDK: azcloud.AzurePublic}
+	USGovernment    = Cloud{Name: "AzureUSGovernment", Graph: "https://graph.microsoft.us", Authority: "login.microsoftonline.us", KeyVaultSuffix: "vault.usgovcloudapi.net", StorageSuffix: "core.usgovcloudapi.net", SDK: azcloud.AzureGovernment}
+	USGovernmentDoD = Cloud{Name: "AzureUSGovernmentDoD", Graph: "https://dod-graph.microsoft.us", Authority: "login.microsoftonline.us", KeyVaultSuffix: "vault.usgovcloudapi.net", StorageSuffix: "core.usgovcloudapi.net", SDK: azcloud.AzureGovernment}
+	China           = Cloud{Name: "AzureChina", Graph: "https://microsoftgraph.chinacloudapi.cn", Authority: "login.chinacloudapi.cn", KeyVaultSuffix: "vault.azure.cn", StorageSuffix: "core.chinacloudapi.cn", SDK: azcloud.AzureChina}
 )
 
 // All lists the supported clouds in the contract's order.

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/putsecrets/putsecrets/internal/cloud"
+	"github.com/putsecrets/putsecrets/internal/graph"
 )
 
 // The settings this program reads.
@@ -62,7 +63,7 @@ const (
 	DefaultReconcileSchedule = "0 0 3 * * *"   // daily, 03:00 UTC
 	DefaultFunctionTimeout   = 5 * time.Minute // Consumption's default functionTimeout
 	DefaultConsistencyWait   = 30 * time.Second
-	DefaultGraphAPIVersion   = "v1.0"
+	DefaultGraphAPIVersion   = graph.APIVersionV1
 )
 
 // Config is the program's settings.
@@ -231,13 +232,10 @@ func (l *loader) load(hostJSON []byte) *Config {
 		l.errs = append(l.errs, err)
 	}
 
-	switch v := l.get(SettingGraphAPIVersion); strings.ToLower(v) {
-	case "", "v1.0":
+	if v := l.get(SettingGraphAPIVersion); v == "" {
 		c.GraphAPIVersion = DefaultGraphAPIVersion
-	case "beta":
-		c.GraphAPIVersion = "beta"
-	default:
-		l.bad(SettingGraphAPIVersion, "%q is neither v1.0 nor beta", v)
+	} else if c.GraphAPIVersion, _ = graph.CanonicalAPIVersion(v); c.GraphAPIVersion == "" {
+		l.bad(SettingGraphAPIVersion, "%q is neither %s nor %s", v, graph.APIVersionV1, graph.APIVersionBeta)
 	}
 
 	if c.AllowLiteralCredentials, err = parseBool(l.get(SettingAllowLiteralCredentials)); err != nil {

@@ -64,9 +64,12 @@ func New(getenv func(string) string, c cloud.Cloud, clientID string, client poli
 		}
 		return tagged{cred}, ManagedIdentity, nil
 	case getenv("AZURE_FEDERATED_TOKEN_FILE") != "":
+		if clientID == "" {
+			clientID = getenv("AZURE_CLIENT_ID")
+		}
 		cred, err := azidentity.NewWorkloadIdentityCredential(&azidentity.WorkloadIdentityCredentialOptions{
 			ClientOptions: opts,
-			ClientID:      firstNonEmpty(clientID, getenv("AZURE_CLIENT_ID")),
+			ClientID:      clientID,
 			TenantID:      getenv("AZURE_TENANT_ID"),
 			TokenFilePath: getenv("AZURE_FEDERATED_TOKEN_FILE"),
 		})
@@ -90,15 +93,6 @@ func New(getenv func(string) string, c cloud.Cloud, clientID string, client poli
 		}
 		return tagged{chain}, Developer, nil
 	}
-}
-
-func firstNonEmpty(s ...string) string {
-	for _, v := range s {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
 }
 
 // Error is a failure to get a token: the identity endpoint (or the CLI) did

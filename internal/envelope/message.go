@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
-	"fmt"
 	"strconv"
 	"strings"
 )
@@ -238,9 +237,4 @@ func (md *metadata) object(key string) map[string]json.RawMessage {
 		return nil
 	}
 	return m
-}
-
-// String describes the message for logs: identifiers only, never the body.
-func (m *Message) String() string {
-	return fmt.Sprintf("message %q (delivery %d, session %q)", m.MessageID, m.DeliveryCount, m.SessionID)
 }

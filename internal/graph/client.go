@@ -28,6 +28,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strings"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
@@ -43,11 +44,24 @@ const (
 	moduleVersion = "v0.1.0"
 )
 
-// The Graph API versions a request may name.
+// The Graph API versions a request (apiVersion) and the deployment
+// (PUTSECRETS_GRAPH_API_VERSION) may name: the one definition request and
+// config check against.
 const (
 	APIVersionV1   = "v1.0"
 	APIVersionBeta = "beta"
 )
+
+// CanonicalAPIVersion returns APIVersionV1 or APIVersionBeta for s in any
+// ASCII casing, and false for anything else.
+func CanonicalAPIVersion(s string) (string, bool) {
+	for _, v := range [...]string{APIVersionV1, APIVersionBeta} {
+		if len(s) == len(v) && strings.EqualFold(s, v) { // equal lengths: no non-ASCII fold (the Kelvin sign) matches
+			return v, true
+		}
+	}
+	return "", false
+}
 
 // Operation names, as ResponseError.Operation carries them.
 const (

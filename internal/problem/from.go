@@ -95,7 +95,7 @@ func from(err error) *Problem {
 	sort.SliceStable(fs, func(i, j int) bool { return rank(fs[i].status) > rank(fs[j].status) })
 	top := fs[0]
 	prob := &Problem{Status: top.status, Doc: Document{
-		Type: typeFor(top.status), Title: titleFor(top.status), Status: top.status,
+		Type: kindOf(top.status).typ, Title: kindOf(top.status).title, Status: top.status,
 		Detail: top.message, Dependency: top.dep,
 	}}
 	for _, f := range fs {

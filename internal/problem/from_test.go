@@ -278,7 +278,7 @@ func TestFrom(t *testing.T) {
 			if p.Status != tt.status || p.Doc.Status != tt.status {
 				t.Fatalf("status = %d (document %d), want %d; detail %q", p.Status, p.Doc.Status, tt.status, p.Doc.Detail)
 			}
-			if p.Doc.Type != typeFor(tt.status) || p.Doc.Title != titleFor(tt.status) {
+			if p.Doc.Type != kindOf(tt.status).typ || p.Doc.Title != kindOf(tt.status).title {
 				t.Errorf("type/title = %q/%q", p.Doc.Type, p.Doc.Title)
 			}
 			var fields []string

@@ -109,9 +109,6 @@ func New(policy *request.Policy, resolver *vault.Resolver, graphClient *graph.Cl
 	return &Service{policy: policy, vault: resolver, graph: graphClient, opts: opts}
 }
 
-// Policy returns the policy requests are validated against.
-func (s *Service) Policy() *request.Policy { return s.policy }
-
 // Put validates body, resolves its references and then, in this order:
 //
 //  1. with validate (and not a dry run), asks the synchronization service to

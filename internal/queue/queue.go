@@ -23,11 +23,6 @@ import (
 	"github.com/putsecrets/putsecrets/internal/secret"
 )
 
-// Putter does the work for one request document.
-type Putter interface {
-	Put(ctx context.Context, body []byte) (*provision.Result, error)
-}
-
 // Publisher sends outcome messages (internal/servicebus implements it).
 type Publisher interface {
 	Publish(ctx context.Context, o *Outcome) error
@@ -106,13 +101,13 @@ type Options struct {
 
 // Processor processes request messages. It is safe for concurrent use.
 type Processor struct {
-	service      Putter
+	service      provision.Putter
 	outcomes     Publisher
 	resultsQueue string
 }
 
 // NewProcessor returns a Processor.
-func NewProcessor(service Putter, opts Options) *Processor {
+func NewProcessor(service provision.Putter, opts Options) *Processor {
 	return &Processor{service: service, outcomes: opts.Outcomes, resultsQueue: strings.TrimSpace(opts.ResultsQueue)}
 }
 

@@ -44,14 +44,6 @@ func (v Value) Reveal() string {
 // IsZero reports whether v holds no text.
 func (v Value) IsZero() bool { return v.p == nil || *v.p == "" }
 
-// Len returns the length of the text in bytes, which is safe to report.
-func (v Value) Len() int {
-	if v.p == nil {
-		return 0
-	}
-	return len(*v.p)
-}
-
 // Equal reports whether v and o hold the same text (for go-cmp).
 func (v Value) Equal(o Value) bool { return v.Reveal() == o.Reveal() }
 

@@ -16,7 +16,7 @@ import (
 
 // handlePutSecrets serves the PutSecrets HTTP function. The handler always
 // answers the host with 200; the caller's status travels in Outputs.res.
-func handlePutSecrets(log *slog.Logger, svc Putter, timeout time.Duration, requiredRole string) http.Handler {
+func handlePutSecrets(log *slog.Logger, svc provision.Putter, timeout time.Duration, requiredRole string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		inv := invocationLog{function: FunctionHTTP, invocationID: r.Header.Get(envelope.InvocationIDHeader)}

@@ -19,6 +19,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/putsecrets/putsecrets/standin/internal/wire"
 )
 
 // Route sends CONNECTs for matching hosts to Addr.
@@ -47,8 +49,7 @@ type Connect struct {
 type Proxy struct {
 	mu       sync.Mutex
 	routes   []Route
-	ln       net.Listener
-	srv      *http.Server
+	srv      *wire.Server
 	conns    map[net.Conn]struct{}
 	connects []Connect
 	closed   bool
@@ -63,16 +64,13 @@ func New(routes ...Route) *Proxy {
 
 // Start listens on a free port of 127.0.0.1.
 func (p *Proxy) Start() error {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	srv, err := wire.Serve(http.HandlerFunc(p.handle), nil)
 	if err != nil {
 		return fmt.Errorf("proxy: listen: %w", err)
 	}
 	p.mu.Lock()
-	p.ln = ln
-	p.srv = &http.Server{Handler: http.HandlerFunc(p.handle), ReadHeaderTimeout: 10 * time.Second}
-	srv := p.srv
+	p.srv = srv
 	p.mu.Unlock()
-	go func() { _ = srv.Serve(ln) }()
 	return nil
 }
 
@@ -80,7 +78,7 @@ func (p *Proxy) Start() error {
 func (p *Proxy) URL() string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return "http://" + p.ln.Addr().String()
+	return "http://" + p.srv.Addr()
 }
 
 // Close stops accepting, closes every open tunnel and waits for the tunnel
@@ -93,7 +91,7 @@ func (p *Proxy) Close() {
 	}
 	p.closed = true
 	if p.srv != nil {
-		_ = p.srv.Close()
+		p.srv.Stop()
 	}
 	for c := range p.conns {
 		_ = c.Close()
