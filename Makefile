@@ -50,6 +50,7 @@ lint:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$unformatted" ]; then echo "gofmt -l lists:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
+	$(GO) run ./internal/tools/nobinaries
 
 test-go: sbbroker-deps
 	$(GO) test $(TEST_FLAGS) ./...

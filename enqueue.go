@@ -3,10 +3,8 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
-	"strings"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/messaging/azservicebus"
@@ -33,8 +31,7 @@ type enqueued struct {
 // policy and, only when it is valid, sends it to the request queue
 // (CONTRACT.md §6). The body is the document's bytes as given.
 func runEnqueue(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("enqueue", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("enqueue", stderr)
 	file := fs.String("file", "-", "request document to send (- for standard input)")
 	queueName := fs.String("queue", "", "request queue (default: PUTSECRETS_QUEUE, else "+config.DefaultQueue+")")
 	var conn connectionFlags
@@ -45,28 +42,30 @@ func runEnqueue(ctx context.Context, args []string, getenv func(string) string, 
 	correlationID := fs.String("correlation-id", "", "CorrelationId the outcome will carry (default: the MessageId)")
 	messageID := fs.String("message-id", "", "MessageId (default: a new UUID)")
 	sessionID := fs.String("session-id", "", "SessionId (default: the service principal ID)")
-	if err := fs.Parse(args); err != nil {
-		return usageError{err.Error()}
-	}
-	if fs.NArg() > 0 {
-		return usageError{fmt.Sprintf("enqueue takes no arguments, got %q", fs.Args())}
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
 	// Validate before anything touches the network: an invalid document is
 	// never sent.
-	cfg, req, body, err := loadDocument(*file, getenv, stderr)
+	w, err := loadWiring(getenv, stdout, false)
 	if err != nil {
 		return fmt.Errorf("%w; nothing was sent", err)
 	}
+	req, body, err := w.loadDocument(*file, stderr)
+	if err != nil {
+		return fmt.Errorf("%w; nothing was sent", err)
+	}
+	cfg := w.cfg
 	c, err := conn.connection(cfg.ServiceBus)
 	if err != nil {
 		return err
 	}
 
 	out := enqueued{
-		Queue:              firstNonEmpty(*queueName, cfg.Queue),
-		MessageID:          firstNonEmpty(*messageID, uuid.NewString()),
+		Queue:              orDefault(*queueName, cfg.Queue),
+		MessageID:          orDefault(*messageID, uuid.NewString()),
 		CorrelationID:      *correlationID,
-		SessionID:          firstNonEmpty(*sessionID, req.ServicePrincipalID),
+		SessionID:          orDefault(*sessionID, req.ServicePrincipalID),
 		ReplyTo:            *replyTo,
 		ServicePrincipalID: req.ServicePrincipalID,
 		Keys:               make([]string, len(req.Secrets)),
@@ -85,7 +84,7 @@ func runEnqueue(ctx context.Context, args []string, getenv func(string) string, 
 		ContentType:   ptrOrNil("application/json"),
 		Body:          body,
 	}
-	sb, err := newServiceBus(cfg, getenv, c)
+	sb, err := w.serviceBus(c)
 	if err != nil {
 		return err
 	}
@@ -101,15 +100,6 @@ func runEnqueue(ctx context.Context, args []string, getenv func(string) string, 
 	}
 	enc := json.NewEncoder(stdout)
 	return enc.Encode(out)
-}
-
-func firstNonEmpty(s ...string) string {
-	for _, v := range s {
-		if v = strings.TrimSpace(v); v != "" {
-			return v
-		}
-	}
-	return ""
 }
 
 func ptrOrNil(s string) *string {

@@ -162,7 +162,12 @@ func TestWorkerUsage(t *testing.T) {
 		wantErr string
 		usage   bool
 	}{
-		{"concurrency 0", []string{"--concurrency", "0"}, settings, "--concurrency", true},
+		{"concurrency 0", []string{"--concurrency", "0"}, settings, "--concurrency must be from 1 to 256", true},
+		{"concurrency above the ceiling", []string{"--concurrency", "257"}, settings, "--concurrency must be from 1 to 256", true},
+		{"concurrency far above the ceiling", []string{"--concurrency", "200000"}, settings, "got 200000", true},
+		{"concurrency at the ceiling is accepted", []string{"--concurrency", "256"}, settings, "no Service Bus connection", false},
+		{"session idle 0", []string{"--session-idle", "0s"}, settings, "--session-idle must be positive", true},
+		{"stray argument", []string{"extra"}, settings, "worker takes no arguments", true},
 		{"unknown flag", []string{"--sesions"}, settings, "flag provided but not defined", true},
 		{"no connection", nil, settings, "no Service Bus connection", false},
 		{"no allowed vaults", []string{"--connection-string", "Endpoint=sb://127.0.0.1:1;SharedAccessKeyName=k;SharedAccessKey=fake;UseDevelopmentEmulator=true"},

@@ -8,23 +8,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
-	"path/filepath"
-	"time"
 
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
-	"github.com/Azure/azure-sdk-for-go/sdk/security/keyvault/azsecrets"
-
-	"github.com/putsecrets/putsecrets/internal/config"
-	"github.com/putsecrets/putsecrets/internal/credential"
-	"github.com/putsecrets/putsecrets/internal/graph"
-	"github.com/putsecrets/putsecrets/internal/provision"
 	"github.com/putsecrets/putsecrets/internal/queue"
-	"github.com/putsecrets/putsecrets/internal/request"
 	"github.com/putsecrets/putsecrets/internal/server"
-	"github.com/putsecrets/putsecrets/internal/servicebus"
-	"github.com/putsecrets/putsecrets/internal/transport"
-	"github.com/putsecrets/putsecrets/internal/vault"
 )
 
 // serve runs the custom handler until ctx ends, then drains in-flight
@@ -33,16 +19,16 @@ import (
 // (clients are built without any; the first token and secret fetches happen
 // on first use).
 func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
-	log := slog.New(slog.NewJSONHandler(stdout, nil))
-	cfg, err := config.Load(getenv, readHostJSON())
+	w, err := loadWiring(getenv, stdout, true)
 	if err != nil {
 		return fmt.Errorf("refusing to start: %w", err)
 	}
+	cfg, log := w.cfg, w.log
 	ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", cfg.Port))
 	if err != nil {
 		return fmt.Errorf("listen on 127.0.0.1:%s (FUNCTIONS_CUSTOMHANDLER_PORT): %w", cfg.Port, err)
 	}
-	svc, kind, err := newService(cfg, getenv)
+	svc, err := w.service()
 	if err != nil {
 		_ = ln.Close()
 		return err
@@ -51,12 +37,12 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 	// built (without network I/O) from the trigger's own connection settings.
 	var outcomes queue.Publisher
 	if cfg.ServiceBus.Configured() {
-		sb, err := newServiceBus(cfg, getenv, cfg.ServiceBus)
+		sb, err := w.serviceBus(cfg.ServiceBus)
 		if err != nil {
 			_ = ln.Close()
 			return fmt.Errorf("refusing to start: %w", err)
 		}
-		defer closeServiceBus(log, sb)
+		defer w.closeServiceBus()
 		outcomes = sb
 	}
 	srv := &http.Server{
@@ -68,11 +54,8 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 		ReadHeaderTimeout: server.ReadHeaderTimeout,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	log.Info("handler listening", "address", ln.Addr().String(), "cloud", cfg.Cloud.Name, "credential", string(kind),
-		"allowedVaults", cfg.AllowedVaults, "graphApiVersion", cfg.GraphAPIVersion,
-		"invocationTimeout", cfg.InvocationTimeout.String(), "graphConsistencyWait", cfg.ConsistencyWait.String(),
-		"serviceBus", connectionKind(cfg.ServiceBus), "resultsQueue", cfg.ResultsQueue,
-		"requiredRole", cfg.RequiredRole, "debugEndpoints", cfg.DebugEndpoints)
+	log.Info("handler listening", append([]any{"address", ln.Addr().String(), "credential", string(w.credKind),
+		"serviceBus", connectionKind(cfg.ServiceBus)}, cfg.LogAttrs()...)...)
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -92,71 +75,4 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 	}
 	log.Info("stopped")
 	return nil
-}
-
-// closeServiceBus closes the Service Bus client once the invocations have
-// drained, so that no outcome is cut off.
-func closeServiceBus(log *slog.Logger, sb *servicebus.Client) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := sb.Close(ctx); err != nil {
-		log.Warn("closing the Service Bus client", "error", err.Error())
-	}
-}
-
-// readHostJSON reads host.json beside the executable (the function app's
-// root), else in the working directory; nil when there is none.
-func readHostJSON() []byte {
-	var dirs []string
-	if exe, err := os.Executable(); err == nil {
-		dirs = append(dirs, filepath.Dir(exe))
-	}
-	dirs = append(dirs, ".")
-	for _, d := range dirs {
-		if b, err := os.ReadFile(filepath.Join(d, "host.json")); err == nil {
-			return b
-		}
-	}
-	return nil
-}
-
-// policyFor is the request policy the settings define; the functions and the
-// commands validate against the same one.
-func policyFor(cfg *config.Config) *request.Policy {
-	p := &request.Policy{
-		KeyVaultSuffix:          cfg.Cloud.KeyVaultSuffix,
-		AllowedVaults:           make(map[string]bool, len(cfg.AllowedVaults)),
-		AllowLiteralCredentials: cfg.AllowLiteralCredentials,
-		DefaultAPIVersion:       cfg.GraphAPIVersion,
-	}
-	for _, h := range cfg.AllowedVaults {
-		p.AllowedVaults[h] = true
-	}
-	if len(cfg.AllowedServicePrincipals) > 0 {
-		p.AllowedServicePrincipals = make(map[string]bool, len(cfg.AllowedServicePrincipals))
-		for _, id := range cfg.AllowedServicePrincipals {
-			p.AllowedServicePrincipals[id] = true
-		}
-	}
-	return p
-}
-
-// newService builds the credential and the Azure clients, once, without
-// network I/O.
-func newService(cfg *config.Config, getenv func(string) string) (*provision.Service, credential.Kind, error) {
-	cred, kind, err := credential.New(getenv, cfg.Cloud, cfg.ClientID)
-	if err != nil {
-		return nil, "", err
-	}
-	// Key Vault and Graph share one transport that keeps enough idle
-	// connections for the parallel secret reads of concurrent invocations;
-	// azcore's default keeps 10 per host and re-handshakes TLS for the rest
-	// (internal/transport says why and what stays the same).
-	clientOptions := azcore.ClientOptions{Cloud: cfg.Cloud.SDK, Transport: transport.New()}
-	resolver := vault.New(cred, &vault.Options{ClientOptions: &azsecrets.ClientOptions{ClientOptions: clientOptions}})
-	g, err := graph.NewClient(cfg.Cloud.Graph, cred, &graph.ClientOptions{ClientOptions: clientOptions})
-	if err != nil {
-		return nil, "", fmt.Errorf("graph client: %w", err)
-	}
-	return provision.New(policyFor(cfg), resolver, g, provision.Options{ConsistencyWait: cfg.ConsistencyWait}), kind, nil
 }

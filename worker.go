@@ -2,10 +2,8 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 
 	"github.com/putsecrets/putsecrets/internal/config"
 	"github.com/putsecrets/putsecrets/internal/queue"
@@ -17,8 +15,7 @@ import (
 // §6), until ctx ends (SIGTERM); then it drains: no new messages, the ones
 // in flight finish and are settled.
 func runWorker(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("worker", stderr)
 	queueName := fs.String("queue", "", "request queue (default: PUTSECRETS_QUEUE, else "+config.DefaultQueue+")")
 	var conn connectionFlags
 	fs.StringVar(&conn.namespace, "namespace", "", "fully qualified Service Bus namespace, reached with the app's identity "+
@@ -27,37 +24,38 @@ func runWorker(ctx context.Context, args []string, getenv func(string) string, s
 	concurrency := fs.Int("concurrency", worker.DefaultConcurrency, "messages (with --sessions: sessions) processed at once")
 	sessions := fs.Bool("sessions", false, "accept sessions (the queue requires sessions)")
 	idle := fs.Duration("session-idle", worker.DefaultSessionIdleTimeout, "release a session that delivered nothing for this long")
-	if err := fs.Parse(args); err != nil {
-		return usageError{err.Error()}
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
-	if fs.NArg() > 0 {
-		return usageError{fmt.Sprintf("worker takes no arguments, got %q", fs.Args())}
+	if *concurrency < 1 || *concurrency > worker.MaxConcurrency {
+		return usageError{fmt.Sprintf("--concurrency must be from 1 to %d (worker.MaxConcurrency), got %d", worker.MaxConcurrency, *concurrency)}
 	}
-	if *concurrency < 1 || *idle <= 0 {
-		return usageError{"--concurrency must be at least 1 and --session-idle positive"}
+	if *idle <= 0 {
+		return usageError{"--session-idle must be positive"}
 	}
-	log := slog.New(slog.NewJSONHandler(stdout, nil))
-	cfg, err := config.Load(getenv, readHostJSON())
+	w, err := loadWiring(getenv, stdout, true)
 	if err != nil {
 		return fmt.Errorf("refusing to start: %w", err)
+	}
+	cfg, log := w.cfg, w.log
+	q := orDefault(*queueName, cfg.Queue)
+	if err := cfg.CheckRequestQueue(q, "--queue"); err != nil {
+		return usageError{err.Error()}
 	}
 	c, err := conn.connection(cfg.ServiceBus)
 	if err != nil {
 		return err
 	}
-	svc, kind, err := newService(cfg, getenv)
+	svc, err := w.service()
 	if err != nil {
 		return err
 	}
-	sb, err := newServiceBus(cfg, getenv, c)
+	sb, err := w.serviceBus(c)
 	if err != nil {
 		return fmt.Errorf("refusing to start: %w", err)
 	}
-	defer closeServiceBus(log, sb)
-	q := firstNonEmpty(*queueName, cfg.Queue)
-	log.Info("worker starting", "queue", q, "serviceBus", connectionKind(c), "cloud", cfg.Cloud.Name,
-		"credential", string(kind), "allowedVaults", cfg.AllowedVaults, "graphApiVersion", cfg.GraphAPIVersion,
-		"resultsQueue", cfg.ResultsQueue)
+	defer w.closeServiceBus()
+	log.Info("worker starting", append(cfg.LogAttrs(), "receiveQueue", q, "serviceBus", connectionKind(c), "credential", string(w.credKind))...)
 	return worker.Run(ctx, worker.Options{
 		Client:             sb.SDK(),
 		Queue:              q,

@@ -6,7 +6,6 @@ import (
 	"io"
 	"net/http"
 	"net/textproto"
-	"net/url"
 )
 
 // HTTPRequest is the caller's request as the host forwards it in Data.req.
@@ -135,17 +134,6 @@ func canonicalHeaders(h http.Header) http.Header {
 		}
 	}
 	return h
-}
-
-// RedactedURL returns the request URL without its query string, which may
-// carry the function key.
-func (r *HTTPRequest) RedactedURL() string {
-	u, err := url.Parse(r.URL)
-	if err != nil {
-		return ""
-	}
-	u.RawQuery, u.Fragment, u.User = "", "", nil
-	return u.String()
 }
 
 func trimSpace(b []byte) []byte {

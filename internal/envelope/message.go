@@ -5,7 +5,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"strconv"
 	"strings"
@@ -278,9 +277,4 @@ func (md *metadata) object(key string) map[string]json.RawMessage {
 		return nil
 	}
 	return m
-}
-
-// String describes the message for logs: identifiers only, never the body.
-func (m *Message) String() string {
-	return fmt.Sprintf("message %q (delivery %d, session %q)", m.MessageID, m.DeliveryCount, m.SessionID)
 }

@@ -2,9 +2,8 @@ package graph
 
 import (
 	"context"
+	"io"
 	"net/http"
-
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 )
 
 // GetJobResponse is a synchronization job as Graph returned it.
@@ -19,23 +18,12 @@ type GetJobResponse struct {
 //
 // Invalid arguments are refused before any I/O.
 func (c *Client) GetJob(ctx context.Context, apiVersion, servicePrincipalID, jobID string) (GetJobResponse, error) {
-	const operation = OperationGetJob
-	var err error
-	ctx, endSpan := runtime.StartSpan(ctx, "Client."+operation, c.internal.Tracer(), nil)
-	defer func() { endSpan(err) }()
-
-	req, sentID, err := c.jobRequest(ctx, http.MethodGet, apiVersion, servicePrincipalID, jobID, "")
-	if err != nil {
-		return GetJobResponse{}, err
-	}
-	resp, ids, err := c.send(req, operation, sentID, nil, http.StatusOK)
+	var out GetJobResponse
+	decode := func(r io.Reader) (err error) { out.Job, err = decodeJob(r); return err }
+	ids, err := c.jobOperation(ctx, OperationGetJob, http.MethodGet, apiVersion, servicePrincipalID, jobID, "", nil, decode, http.StatusOK)
 	if err != nil {
 		return GetJobResponse{RequestIDs: ids}, err
 	}
-	defer resp.Body.Close()
-	var job Job
-	if job, err = decodeJob(resp.Body); err != nil {
-		return GetJobResponse{RequestIDs: ids}, err
-	}
-	return GetJobResponse{Job: job, RequestIDs: ids}, nil
+	out.RequestIDs = ids
+	return out, nil
 }

@@ -1,9 +1,13 @@
 package graph
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 )
 
 // The synchronizationStatusCode values: the high-level state of a job.
@@ -81,4 +85,49 @@ func decodeJob(r io.Reader) (Job, error) {
 		return Job{}, fmt.Errorf("decode synchronization job: %w", err)
 	}
 	return j, nil
+}
+
+// jobOperation runs one operation on a synchronization job, the steps
+// GetJob, StartJob and RestartJob share: it traces the call as
+// Client.{operation}, sends method to …/jobs/{jobID}{suffix} with body as
+// JSON (nil: none), checks that Graph answered one of ok, and hands a
+// successful answer's body to decode (nil: ignore it). Invalid arguments are
+// refused before any I/O. The IDs are set whenever a request was sent.
+func (c *Client) jobOperation(ctx context.Context, operation, method, apiVersion, servicePrincipalID, jobID, suffix string,
+	body any, decode func(io.Reader) error, ok ...int) (ids RequestIDs, err error) {
+	ctx, endSpan := runtime.StartSpan(ctx, "Client."+operation, c.internal.Tracer(), nil)
+	defer func() { endSpan(err) }()
+
+	req, sentID, err := c.jobRequest(ctx, method, apiVersion, servicePrincipalID, jobID, suffix)
+	if err != nil {
+		return RequestIDs{}, err
+	}
+	if body != nil {
+		if err = setJSONBody(req, body); err != nil {
+			return RequestIDs{}, err
+		}
+	}
+	resp, ids, err := c.send(req, operation, sentID, nil, ok...)
+	if err != nil {
+		return ids, err
+	}
+	defer resp.Body.Close()
+	if decode != nil {
+		err = decode(resp.Body)
+	}
+	return ids, err
+}
+
+// jobRequest builds a request for
+// /servicePrincipals/{id}/synchronization/jobs/{jobID}{suffix}.
+func (c *Client) jobRequest(ctx context.Context, method, apiVersion, servicePrincipalID, jobID, suffix string) (*policy.Request, string, error) {
+	id, err := pathParam("servicePrincipalID", servicePrincipalID)
+	if err != nil {
+		return nil, "", err
+	}
+	job, err := pathParam("jobID", jobID)
+	if err != nil {
+		return nil, "", err
+	}
+	return c.newRequest(ctx, method, apiVersion, "/servicePrincipals/"+id+"/synchronization/jobs/"+job+suffix)
 }

@@ -3,8 +3,6 @@ package graph
 import (
 	"context"
 	"net/http"
-
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 )
 
 // RestartJobResponse describes a successful RestartJob call.
@@ -20,24 +18,12 @@ type RestartJobResponse struct {
 //
 // Invalid arguments are refused before any I/O.
 func (c *Client) RestartJob(ctx context.Context, apiVersion, servicePrincipalID, jobID, resetScope string) (RestartJobResponse, error) {
-	const operation = OperationRestartJob
-	var err error
-	ctx, endSpan := runtime.StartSpan(ctx, "Client."+operation, c.internal.Tracer(), nil)
-	defer func() { endSpan(err) }()
-
-	req, sentID, err := c.jobRequest(ctx, http.MethodPost, apiVersion, servicePrincipalID, jobID, "/restart")
-	if err != nil {
-		return RestartJobResponse{}, err
-	}
 	var body restartJobBody
 	if resetScope != "" {
 		body.Criteria = &restartCriteria{ResetScope: resetScope}
 	}
-	if err = setJSONBody(req, body); err != nil {
-		return RestartJobResponse{}, err
-	}
-	var ids RequestIDs
-	_, ids, err = c.send(req, operation, sentID, nil, http.StatusOK, http.StatusNoContent)
+	ids, err := c.jobOperation(ctx, OperationRestartJob, http.MethodPost, apiVersion, servicePrincipalID, jobID, "/restart", body, nil,
+		http.StatusOK, http.StatusNoContent)
 	return RestartJobResponse{ids}, err
 }
 

@@ -3,9 +3,6 @@ package graph
 import (
 	"context"
 	"net/http"
-
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 )
 
 // StartJobResponse describes a successful StartJob call.
@@ -21,30 +18,7 @@ type StartJobResponse struct {
 //
 // Invalid arguments are refused before any I/O.
 func (c *Client) StartJob(ctx context.Context, apiVersion, servicePrincipalID, jobID string) (StartJobResponse, error) {
-	const operation = OperationStartJob
-	var err error
-	ctx, endSpan := runtime.StartSpan(ctx, "Client."+operation, c.internal.Tracer(), nil)
-	defer func() { endSpan(err) }()
-
-	req, sentID, err := c.jobRequest(ctx, http.MethodPost, apiVersion, servicePrincipalID, jobID, "/start")
-	if err != nil {
-		return StartJobResponse{}, err
-	}
-	var ids RequestIDs
-	_, ids, err = c.send(req, operation, sentID, nil, http.StatusOK, http.StatusNoContent)
+	ids, err := c.jobOperation(ctx, OperationStartJob, http.MethodPost, apiVersion, servicePrincipalID, jobID, "/start", nil, nil,
+		http.StatusOK, http.StatusNoContent)
 	return StartJobResponse{ids}, err
-}
-
-// jobRequest builds a request for
-// /servicePrincipals/{id}/synchronization/jobs/{jobID}{suffix}.
-func (c *Client) jobRequest(ctx context.Context, method, apiVersion, servicePrincipalID, jobID, suffix string) (*policy.Request, string, error) {
-	id, err := pathParam("servicePrincipalID", servicePrincipalID)
-	if err != nil {
-		return nil, "", err
-	}
-	job, err := pathParam("jobID", jobID)
-	if err != nil {
-		return nil, "", err
-	}
-	return c.newRequest(ctx, method, apiVersion, "/servicePrincipals/"+id+"/synchronization/jobs/"+job+suffix)
 }

@@ -3,9 +3,10 @@
 // function that maps errors to statuses; nothing else decides a status.
 //
 // A problem document never holds a secret value: messages are built here
-// from field paths, key and vault names, and dependency codes, and the only
-// dependency text passed through (Graph's message) was scrubbed of every
-// value sent by the graph client.
+// from field paths, key and vault names, and dependency codes; the
+// dependency text passed through (Graph's message) was scrubbed where it
+// entered (secret.Scrubber), and From scrubs the whole document again with
+// the invocation's scrubber when the error carries one.
 package problem
 
 import (
@@ -176,7 +177,7 @@ func (e *OutOfTime) Unwrap() error { return e.Err }
 // for answers that are not errors of a dependency (e.g. a missing body).
 func New(status int, detail string, errs ...FieldError) *Problem {
 	return &Problem{Status: status, Doc: Document{
-		Type: typeFor(status), Title: titleFor(status), Status: status, Detail: detail, Errors: errs,
+		Type: kindOf(status).typ, Title: kindOf(status).title, Status: status, Detail: detail, Errors: errs,
 	}}
 }
 
@@ -227,42 +228,27 @@ func rank(status int) int {
 	}
 }
 
-func typeFor(status int) string {
-	switch status {
-	case 400:
-		return "urn:putsecrets:problem:invalid-request"
-	case 403:
-		return "urn:putsecrets:problem:refused-by-policy"
-	case 404:
-		return "urn:putsecrets:problem:service-principal-not-found"
-	case 422:
-		return "urn:putsecrets:problem:unprocessable-secret"
-	case 502:
-		return "urn:putsecrets:problem:identity-refused"
-	case 503:
-		return "urn:putsecrets:problem:dependency-unavailable"
-	default:
-		return "urn:putsecrets:problem:internal-error"
-	}
+// kind is a problem's type and title.
+type kind struct{ typ, title string }
+
+// kinds gives each status the handler answers its problem type and title
+// (CONTRACT.md §3), in one table.
+var kinds = map[int]kind{
+	400: {"urn:putsecrets:problem:invalid-request", "Invalid request"},
+	403: {"urn:putsecrets:problem:refused-by-policy", "Refused by policy"},
+	404: {"urn:putsecrets:problem:service-principal-not-found", "Service principal not found"},
+	422: {"urn:putsecrets:problem:unprocessable-secret", "Secrets not accepted"},
+	502: {"urn:putsecrets:problem:identity-refused", "A dependency refused the app's identity"},
+	503: {"urn:putsecrets:problem:dependency-unavailable", "A dependency is unavailable"},
 }
 
-func titleFor(status int) string {
-	switch status {
-	case 400:
-		return "Invalid request"
-	case 403:
-		return "Refused by policy"
-	case 404:
-		return "Service principal not found"
-	case 422:
-		return "Secrets not accepted"
-	case 502:
-		return "A dependency refused the app's identity"
-	case 503:
-		return "A dependency is unavailable"
-	default:
-		return "Internal error"
+// kindOf is the status's kind; any status outside kinds is an internal
+// error.
+func kindOf(status int) kind {
+	if k, ok := kinds[status]; ok {
+		return k
 	}
+	return kind{"urn:putsecrets:problem:internal-error", "Internal error"}
 }
 
 // retryAfterSeconds rounds up to whole seconds, as Retry-After carries them.

@@ -91,11 +91,11 @@ func checkRequest(t *testing.T, body []byte, req *Request, pol *Policy) {
 				t.Fatalf("literal for credential %s accepted", e.Key)
 			}
 			if want := stdLiteral(t, std.Secrets[i].Value); !e.Value.Equal(stdValue(want)) {
-				t.Fatalf("secrets[%d] literal differs from encoding/json's reading (%d bytes, want %d)", i, e.Value.Len(), len(want))
+				t.Fatalf("secrets[%d] literal differs from encoding/json's reading (%d bytes, want %d)", i, len(e.Value.Reveal()), len(want))
 			}
 			continue
 		}
-		if e.Value.Len() != 0 {
+		if len(e.Value.Reveal()) != 0 {
 			t.Fatalf("secrets[%d] has both a value and a reference", i)
 		}
 		r := *e.Ref
@@ -225,7 +225,7 @@ func checkReference(t *testing.T, ref Reference) {
 	if ref.Host != ref.Vault+"."+publicSuffix || toLowerASCII(ref.Host) != ref.Host {
 		t.Fatalf("host %q for vault %q", ref.Host, ref.Vault)
 	}
-	if checkVaultName(ref.Vault) != nil || checkSecretName(ref.Name) != nil || (ref.Version != "" && checkVersion(ref.Version) != nil) {
+	if CheckVaultName(ref.Vault) != nil || CheckSecretName(ref.Name) != nil || (ref.Version != "" && CheckSecretVersion(ref.Version) != nil) {
 		t.Fatalf("accepted invalid names: %+v", ref)
 	}
 	back, err := ParseSecretURI(ref.URI(), publicSuffix)

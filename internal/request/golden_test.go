@@ -92,7 +92,7 @@ func render(req *Request, err error) ([]byte, error) {
 				r := e.Ref
 				ge.Ref = &goldenRef{r.Vault, r.Host, r.Name, r.Version, r.Field, r.URI(), r.VaultURL()}
 			} else {
-				n := e.Value.Len()
+				n := len(e.Value.Reveal())
 				ge.ValueBytes = &n
 			}
 			g.Secrets = append(g.Secrets, ge)
@@ -164,7 +164,7 @@ func TestGoldenContractExample(t *testing.T) {
 	}
 	for _, e := range req.Secrets {
 		if w, ok := want[e.Key]; ok && !e.Value.Equal(secret.New(w)) {
-			t.Errorf("%s: value differs (got %d bytes, want %d)", e.Key, e.Value.Len(), len(w))
+			t.Errorf("%s: value differs (got %d bytes, want %d)", e.Key, len(e.Value.Reveal()), len(w))
 		}
 	}
 }

@@ -74,14 +74,6 @@ func keyIndex[T string | []byte](s T) int {
 	return -1
 }
 
-// IsCredential reports whether key, in any casing, is credential-bearing:
-// a literal value for it is refused unless the policy allows literal
-// credentials.
-func IsCredential(key string) bool {
-	k, ok := CanonicalKey(key)
-	return ok && credentialKeys[k]
-}
-
 // suggestKey returns the one canonical key within edit distance 2 of s,
 // ignoring case, for "did you mean" hints; "" when there is none or more
 // than one.

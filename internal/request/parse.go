@@ -9,6 +9,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/putsecrets/putsecrets/internal/graph"
 	"github.com/putsecrets/putsecrets/internal/secret"
 )
 
@@ -331,7 +332,7 @@ func (p *parser) apiVersion(pos int) {
 	if !ok {
 		return
 	}
-	v, ok := CanonicalAPIVersion(string(b))
+	v, ok := graph.CanonicalAPIVersion(string(b))
 	if !ok {
 		p.add(pos, "apiVersion", `must be "v1.0" or "beta"; omit it for the deployment's default`, false)
 		return

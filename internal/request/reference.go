@@ -27,17 +27,6 @@ type Reference struct {
 // as azsecrets.NewClient takes it.
 func (r Reference) VaultURL() string { return "https://" + r.Host }
 
-// URI returns the secret's identifier,
-// "https://{host}/secrets/{name}[/{version}]". ParseSecretURI reads it back
-// into the same Reference.
-func (r Reference) URI() string {
-	u := "https://" + r.Host + "/secrets/" + r.Name
-	if r.Version != "" {
-		u += "/" + r.Version
-	}
-	return u
-}
-
 // kvPrefix opens an App Service style Key Vault reference.
 const kvPrefix = "@Microsoft.KeyVault("
 
@@ -58,47 +47,6 @@ const (
 	maxSecretName  = 127
 	versionHexSize = 32
 )
-
-// ParseSecretURI parses a Key Vault secret identifier,
-// "https://{vault}.{suffix}/secrets/{name}[/{version}]", with at most one
-// trailing slash (App Service's documented form has one). suffix is the
-// configured cloud's Key Vault DNS suffix, e.g. "vault.azure.net".
-//
-// It refuses other schemes, user information, any port, a query, a fragment,
-// empty or extra path segments, hosts outside suffix and names that break
-// Key Vault's rules. Host and Vault come back lowercase; Field is empty.
-// Error messages never repeat the input.
-func ParseSecretURI(uri, suffix string) (Reference, error) {
-	suffix, err := normalizeSuffix(suffix)
-	if err != nil {
-		return Reference{}, err
-	}
-	return parseSecretURI(uri, suffix)
-}
-
-// ParseReference parses an App Service style Key Vault reference:
-// "@Microsoft.KeyVault(SecretUri=…)" or
-// "@Microsoft.KeyVault(VaultName=…;SecretName=…[;SecretVersion=…])".
-//
-// isRef reports whether value is meant as a reference at all: whether it
-// begins, after spaces, with "@Microsoft.KeyVault(" in any ASCII casing. A
-// value that does is never a literal: when it is malformed, err says why and
-// isRef is still true. Parameter names match case-insensitively, each at most
-// once; spaces around names and values and one trailing ";" are ignored.
-// VaultName is a vault name, or a vault host under suffix. Error messages
-// never repeat the input.
-func ParseReference(value, suffix string) (ref Reference, isRef bool, err error) {
-	s := strings.TrimSpace(value)
-	if !hasPrefixFoldASCII(s, kvPrefix) {
-		return Reference{}, false, nil
-	}
-	suffix, err = normalizeSuffix(suffix)
-	if err != nil {
-		return Reference{}, true, err
-	}
-	ref, err = parseReference(s[len(kvPrefix):], suffix)
-	return ref, true, err
-}
 
 // isReference is ParseReference's test for the prefix alone.
 func isReference(value string) bool {
@@ -174,11 +122,11 @@ func parseSecretURI(uri, suffix string) (Reference, error) {
 	if strings.ContainsRune(version, '/') {
 		return Reference{}, uriError("the secret URI has extra path segments", suffix)
 	}
-	if err := checkSecretName(name); err != nil {
+	if err := CheckSecretName(name); err != nil {
 		return Reference{}, fmt.Errorf("the secret URI's %w", err)
 	}
 	if hasVersion {
-		if err := checkVersion(version); err != nil {
+		if err := CheckSecretVersion(version); err != nil {
 			return Reference{}, fmt.Errorf("the secret URI's %w", err)
 		}
 	}
@@ -249,17 +197,17 @@ func parseReference(s, suffix string) (Reference, error) {
 		}
 		ref.Vault, ref.Host = v, vault
 	} else {
-		if err := checkVaultName(vault); err != nil {
+		if err := CheckVaultName(vault); err != nil {
 			return Reference{}, fmt.Errorf("the Key Vault reference's VaultName: %w", err)
 		}
 		ref.Vault, ref.Host = vault, vault+"."+suffix
 	}
-	if err := checkSecretName(vals[2]); err != nil {
+	if err := CheckSecretName(vals[2]); err != nil {
 		return Reference{}, fmt.Errorf("the Key Vault reference's SecretName: %w", err)
 	}
 	ref.Name = vals[2]
 	if set[3] {
-		if err := checkVersion(vals[3]); err != nil {
+		if err := CheckSecretVersion(vals[3]); err != nil {
 			return Reference{}, fmt.Errorf("the Key Vault reference's SecretVersion: %w", err)
 		}
 		ref.Version = vals[3]
@@ -288,16 +236,16 @@ func vaultFromHost(host, suffix string) (string, error) {
 	if strings.ContainsRune(vault, '.') {
 		return "", fmt.Errorf("host must be {vault}.%s, one vault name directly under the suffix", suffix)
 	}
-	if err := checkVaultName(vault); err != nil {
+	if err := CheckVaultName(vault); err != nil {
 		return "", fmt.Errorf("host: %w", err)
 	}
 	return vault, nil
 }
 
-// checkVaultName applies Key Vault's naming rules: 3 to 24 letters, digits
+// CheckVaultName applies Key Vault's naming rules: 3 to 24 letters, digits
 // and hyphens, starting with a letter, ending with a letter or digit, no
 // consecutive hyphens.
-func checkVaultName(v string) error {
+func CheckVaultName(v string) error {
 	if len(v) < minVaultName || len(v) > maxVaultName {
 		return fmt.Errorf("the vault name has %d characters; Key Vault names have %d to %d", len(v), minVaultName, maxVaultName)
 	}
@@ -318,9 +266,9 @@ func checkVaultName(v string) error {
 	return nil
 }
 
-// checkSecretName applies Key Vault's rule for secret names: 1 to 127
+// CheckSecretName applies Key Vault's rule for secret names: 1 to 127
 // letters, digits and hyphens.
-func checkSecretName(n string) error {
+func CheckSecretName(n string) error {
 	if len(n) < 1 || len(n) > maxSecretName {
 		return fmt.Errorf("secret name has %d characters; Key Vault secret names have 1 to %d", len(n), maxSecretName)
 	}
@@ -332,8 +280,15 @@ func checkSecretName(n string) error {
 	return nil
 }
 
-// checkVersion accepts a Key Vault object version: 32 hexadecimal digits.
-func checkVersion(v string) error {
+// CheckSecretVersion accepts a Key Vault object version: 32 hexadecimal
+// digits. Key Vault documents a version as "a system-generated, 32 character
+// string identifier" and issues lowercase hex; identifiers compare
+// case-insensitively, so either case is accepted.
+//
+// CheckVaultName, CheckSecretName and CheckSecretVersion are the one
+// definition of Key Vault's names: the parser and the vault package use
+// them.
+func CheckSecretVersion(v string) error {
 	if len(v) != versionHexSize {
 		return fmt.Errorf("secret version has %d characters; a version has %d hexadecimal digits (omit it for the latest)", len(v), versionHexSize)
 	}

@@ -35,6 +35,7 @@
 package request
 
 import (
+	"github.com/putsecrets/putsecrets/internal/graph"
 	"github.com/putsecrets/putsecrets/internal/secret"
 )
 
@@ -44,12 +45,6 @@ const MaxBodyBytes = 64 << 10
 
 // MaxSecrets is the most entries a request's secrets may hold.
 const MaxSecrets = 64
-
-// Graph API versions.
-const (
-	APIVersionV1   = "v1.0"
-	APIVersionBeta = "beta"
-)
 
 // DefaultResetScope is the resetScope of a job restart that names none:
 // Graph's documented criteria for a restart that keeps the job's data.
@@ -78,23 +73,10 @@ type Policy struct {
 
 // apiVersion is the Graph version for requests that name none.
 func (p *Policy) apiVersion() string {
-	if v, ok := CanonicalAPIVersion(p.DefaultAPIVersion); ok {
+	if v, ok := graph.CanonicalAPIVersion(p.DefaultAPIVersion); ok {
 		return v
 	}
-	return APIVersionV1
-}
-
-// CanonicalAPIVersion returns "v1.0" or "beta" for s in any ASCII casing,
-// and false for anything else. Settings use it to check
-// PUTSECRETS_GRAPH_API_VERSION the way Parse checks apiVersion.
-func CanonicalAPIVersion(s string) (string, bool) {
-	switch {
-	case equalFoldASCII(s, APIVersionV1):
-		return APIVersionV1, true
-	case equalFoldASCII(s, APIVersionBeta):
-		return APIVersionBeta, true
-	}
-	return "", false
+	return graph.APIVersionV1
 }
 
 // Request is a parsed, valid request document.

@@ -5,6 +5,11 @@
 // encoding/json, encoding.TextMarshaler, log/slog). The one way to read it is
 // Reveal, which is called where the value enters a Microsoft Graph request
 // body and nowhere else.
+//
+// Scrubber is the other side: it knows every value of one invocation and
+// cuts any piece of them out of text a dependency sent back, before that text
+// reaches a caller or a log. It reads the values inside this package and
+// never returns them.
 package secret
 
 import (
@@ -38,14 +43,6 @@ func (v Value) Reveal() string {
 
 // IsZero reports whether v holds no text.
 func (v Value) IsZero() bool { return v.p == nil || *v.p == "" }
-
-// Len returns the length of the text in bytes, which is safe to report.
-func (v Value) Len() int {
-	if v.p == nil {
-		return 0
-	}
-	return len(*v.p)
-}
 
 // Equal reports whether v and o hold the same text (for go-cmp).
 func (v Value) Equal(o Value) bool { return v.Reveal() == o.Reveal() }

@@ -13,8 +13,10 @@ import (
 // authorize checks the HTTP caller against PUTSECRETS_REQUIRED_ROLE: with a
 // role required, the App Service Authentication principal the platform put
 // in the request must carry it. It returns nil when the caller may proceed,
-// else the 403 problem to answer. It runs before anything reads the body, so
-// a caller without the role learns nothing about its request.
+// else the 403 problem to answer. It runs once the host's envelope is
+// decoded (the caller's headers travel in it) and before the request
+// document is parsed or validated, so a caller without the role learns
+// nothing about its request.
 func authorize(requiredRole string, headers http.Header) *problem.Problem {
 	if requiredRole == "" {
 		return nil

@@ -20,7 +20,7 @@ import (
 // answers the host with 200; the caller's status travels in Outputs.res.
 // Every invocation answers within budget (see HTTPAnswerLimit): the work
 // stops at workDeadline, and a failure for want of time says how far it got.
-func handlePutSecrets(log *slog.Logger, svc Putter, budget, bodyTimeout time.Duration, requiredRole string) http.Handler {
+func handlePutSecrets(log *slog.Logger, svc provision.Putter, budget, bodyTimeout time.Duration, requiredRole string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		inv := invocationLog{function: FunctionHTTP, invocationID: r.Header.Get(envelope.InvocationIDHeader)}

@@ -4,7 +4,6 @@ package server
 
 import (
 	"cmp"
-	"context"
 	"log/slog"
 	"net/http"
 	"time"
@@ -12,11 +11,6 @@ import (
 	"github.com/putsecrets/putsecrets/internal/provision"
 	"github.com/putsecrets/putsecrets/internal/queue"
 )
-
-// Putter does the work for one request document.
-type Putter interface {
-	Put(ctx context.Context, body []byte) (*provision.Result, error)
-}
 
 // Function names: the folder names, which are also the host's paths.
 const (
@@ -34,7 +28,7 @@ const (
 // Options are the server's dependencies.
 type Options struct {
 	Logger  *slog.Logger
-	Service Putter
+	Service provision.Putter
 	Queue   *queue.Processor
 	// InvocationTimeout bounds each invocation.
 	InvocationTimeout time.Duration

@@ -8,7 +8,9 @@
 // The connection is either a connection string (ServiceBusConnection; the
 // emulator form "…;UseDevelopmentEmulator=true" speaks plain AMQP to the
 // endpoint's host and port) or a fully qualified namespace
-// (ServiceBusConnection__fullyQualifiedNamespace) with the app's credential.
+// (ServiceBusConnection__fullyQualifiedNamespace) with the token credential
+// New is given (the handler passes the app's, for the identity
+// ServiceBusConnection__clientId names).
 package servicebus
 
 import (
@@ -238,13 +240,6 @@ func closeSender(s *azservicebus.Sender) {
 	ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
 	defer cancel()
 	_ = s.Close(ctx)
-}
-
-// Senders returns the number of senders kept open.
-func (c *Client) Senders() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.senders)
 }
 
 // Close closes every sender and the connection. Sends after Close fail.

@@ -21,6 +21,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/security/keyvault/azsecrets"
 
+	"github.com/putsecrets/putsecrets/internal/request"
 	"github.com/putsecrets/putsecrets/internal/secret"
 )
 
@@ -115,44 +116,23 @@ func normalizeVaultURL(u string) string {
 	return strings.ToLower(p.Scheme + "://" + p.Host)
 }
 
-// validName reports whether s is a Key Vault secret name: 1 to 127 letters,
-// digits and dashes. (A loop, not a regexp: `[0-9A-Za-z-]{1,127}` compiles
-// into 127 copies of its class, which cost a third of a millisecond and
-// 2,000 allocations at every start.)
-func validName(s string) bool { return len(s) >= 1 && len(s) <= 127 && alphanumeric(s, true) }
-
-// validVersion reports whether s is empty (the current version) or a secret
-// version: up to 64 letters and digits.
-func validVersion(s string) bool { return len(s) <= 64 && alphanumeric(s, false) }
-
-// alphanumeric reports whether s holds only ASCII letters and digits, and
-// dashes when dash is set.
-func alphanumeric(s string, dash bool) bool {
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; {
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
-		case dash && c == '-':
-		default:
-			return false
-		}
-	}
-	return true
-}
-
 // check refuses references that must not reach the network: Key Vault is
-// HTTPS only, and names and versions have a fixed alphabet (so no path
-// tricks survive into the request URL).
+// HTTPS only, and names and versions follow Key Vault's rules as package
+// request defines them, the same checks the request's references passed (so
+// no path tricks survive into the request URL).
 func (r Ref) check() error {
 	u, err := url.Parse(r.VaultURL)
 	if err != nil || u.Scheme != "https" || u.Host == "" || u.User != nil ||
 		(u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" {
 		return fmt.Errorf("vault URL %q is not an https URL without a path", r.VaultURL)
 	}
-	if !validName(r.Name) {
-		return errors.New("secret name must be 1 to 127 letters, digits and dashes")
+	if err := request.CheckSecretName(r.Name); err != nil {
+		return err
 	}
-	if !validVersion(r.Version) {
-		return errors.New("secret version must be letters and digits")
+	if r.Version != "" {
+		if err := request.CheckSecretVersion(r.Version); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -249,7 +229,7 @@ func (r *Resolver) Resolve(ctx context.Context, refs []Ref) ([]secret.Value, err
 	var errs []error
 	for _, j := range jobs {
 		if j.err != nil {
-			errs = append(errs, newError(j.ref, j.err))
+			errs = append(errs, newError(j.ref, j.err, secret.ScrubberFrom(ctx)))
 		}
 	}
 	if len(errs) > 0 {

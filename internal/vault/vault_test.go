@@ -92,7 +92,7 @@ func TestResolveClouds(t *testing.T) {
 		t.Run(cl.Name, func(t *testing.T) {
 			t.Parallel()
 			k := newKV(t)
-			k.resource = cl.KeyVaultResource()
+			k.resource = "https://" + cl.KeyVaultSuffix
 			host := "contoso-kv." + cl.KeyVaultSuffix
 			k.put(host, "scim-token", entry{value: ptr(canary)})
 			cred := &fakeCredential{token: testToken}
@@ -104,7 +104,7 @@ func TestResolveClouds(t *testing.T) {
 			if !got[0].Equal(secret.New(canary)) {
 				t.Error("wrong value")
 			}
-			want := []string{cl.KeyVaultResource() + "/.default"}
+			want := []string{"https://" + cl.KeyVaultSuffix + "/.default"}
 			if reqs := cred.requests(); len(reqs) == 0 || !cmp.Equal(reqs[0].Scopes, want) {
 				t.Errorf("token requests = %+v, want scopes %v", reqs, want)
 			}

@@ -30,7 +30,7 @@ type body struct {
 	Do string `json:"do"` // ok, bad, flaky (503 on its first delivery), block (wait for release)
 }
 
-// fake is a queue.Putter that records every call in order.
+// fake is a provision.Putter that records every call in order.
 type fake struct {
 	mu      sync.Mutex
 	calls   []string // ids, in call order

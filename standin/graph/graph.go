@@ -21,7 +21,6 @@ import (
 	"crypto/tls"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -87,6 +86,9 @@ type Response struct {
 	Status int
 	// RetryAfter, when set, is sent as the Retry-After header (seconds).
 	RetryAfter string
+	// Location, when set, is sent as the Location header: with a 3xx Status
+	// the answer is a redirect.
+	Location string
 	// Code and Message override the error document; empty fields take
 	// Graph's usual values for Status.
 	Code, Message string
@@ -118,8 +120,7 @@ type Server struct {
 	scripts map[string][]Response        // by lower-case ID
 	calls   []Call
 	changed wire.Signal
-	ln      net.Listener
-	srv     *http.Server
+	srv     *wire.Server
 	done    chan struct{}
 	closed  bool
 }
@@ -146,13 +147,13 @@ func New(ca *tlsca.CA, tokens TokenChecker) (*Server, error) {
 // Start listens on a free port of 127.0.0.1 and serves TLS in the
 // background.
 func (s *Server) Start() error {
-	ln, srv, err := wire.ServeTLS(s, s.tls)
+	srv, err := wire.Serve(s, s.tls)
 	if err != nil {
 		return fmt.Errorf("graph: listen: %w", err)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.ln, s.srv = ln, srv
+	s.srv = srv
 	return nil
 }
 
@@ -166,7 +167,7 @@ func (s *Server) Close() {
 	s.closed = true
 	close(s.done)
 	if s.srv != nil {
-		_ = s.srv.Close()
+		s.srv.Stop()
 	}
 }
 
@@ -174,7 +175,7 @@ func (s *Server) Close() {
 func (s *Server) Addr() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.ln.Addr().String()
+	return s.srv.Addr()
 }
 
 // AddServicePrincipal makes a service principal (object ID) exist.

@@ -14,6 +14,10 @@ import (
 
 var update = flag.Bool("update", false, "rewrite testdata/golden from the emulator's output")
 
+// envelopeFixtures holds the Functions host envelopes, one copy for the
+// decoder's golden tests and the emulator's.
+var envelopeFixtures = filepath.Join("..", "..", "internal", "envelope", "testdata", "host")
+
 // The fixtures' fixed values.
 var (
 	fixtureSBNow   = time.Date(2024, 5, 14, 9, 31, 7, 916045300, time.UTC)
@@ -91,7 +95,7 @@ func TestFixtures(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.fixture, func(t *testing.T) {
 			t.Parallel()
-			want, err := os.ReadFile(filepath.Join("testdata", "fixtures", tt.fixture))
+			want, err := os.ReadFile(filepath.Join(envelopeFixtures, tt.fixture))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -23,7 +23,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -93,6 +92,9 @@ type Fault struct {
 	// App Service style JSON error.
 	Status int
 	Body   string
+	// Location, when set, is sent as the Location header of FaultStatus:
+	// with a 3xx Status the answer is a redirect.
+	Location string
 }
 
 // Server is the managed identity endpoint stand-in.
@@ -102,9 +104,7 @@ type Server struct {
 	clientID string
 
 	mu        sync.Mutex
-	ln        net.Listener
-	addr      string
-	srv       *http.Server
+	srv       *wire.Server
 	done      chan struct{}
 	fault     Fault
 	requireID string
@@ -130,22 +130,14 @@ func New() *Server {
 
 // Start listens on a free port of 127.0.0.1 and serves in the background.
 func (s *Server) Start() error {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	srv, err := wire.Serve(http.HandlerFunc(s.handle), nil)
 	if err != nil {
 		return fmt.Errorf("identity: listen: %w", err)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.addr = ln.Addr().String()
-	s.serve(ln)
+	s.srv = srv
 	return nil
-}
-
-// serve starts an http.Server on ln; s.mu must be held.
-func (s *Server) serve(ln net.Listener) {
-	s.ln = ln
-	s.srv = &http.Server{Handler: http.HandlerFunc(s.handle), ReadHeaderTimeout: 10 * time.Second}
-	go func(srv *http.Server) { _ = srv.Serve(ln) }(s.srv)
 }
 
 // Close stops the server and drops open connections.
@@ -158,7 +150,7 @@ func (s *Server) Close() {
 	s.closed = true
 	close(s.done)
 	if s.srv != nil {
-		_ = s.srv.Close()
+		s.srv.Stop()
 	}
 }
 
@@ -167,7 +159,7 @@ func (s *Server) Close() {
 func (s *Server) Endpoint() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return "http://" + s.addr + Path
+	return "http://" + s.srv.Addr() + Path
 }
 
 // Header returns the IDENTITY_HEADER value.
@@ -212,15 +204,11 @@ func (s *Server) SetFault(f Fault) error {
 	s.fault = f
 	switch {
 	case f.Kind == FaultDown && !wasDown:
-		if s.srv != nil {
-			_ = s.srv.Close()
-		}
+		s.srv.Stop()
 	case f.Kind != FaultDown && wasDown:
-		ln, err := net.Listen("tcp", s.addr)
-		if err != nil {
-			return fmt.Errorf("identity: listen again on %s: %w", s.addr, err)
+		if err := s.srv.Restart(); err != nil {
+			return fmt.Errorf("identity: %w", err)
 		}
-		s.serve(ln)
 	}
 	return nil
 }
@@ -306,6 +294,9 @@ func (s *Server) answer(w http.ResponseWriter, r *http.Request, rec TokenRequest
 			body = appServiceError(status, "An unexpected error occured while fetching the AAD Token.", correlation)
 		}
 		w.Header().Set("Content-Type", "application/json; charset=utf-8")
+		if fault.Location != "" {
+			w.Header().Set("Location", fault.Location)
+		}
 		w.WriteHeader(status)
 		_, _ = w.Write([]byte(body))
 		return status

@@ -21,7 +21,6 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
-	"net"
 	"net/http"
 	"regexp"
 	"strings"
@@ -106,6 +105,9 @@ type Fault struct {
 	Status int
 	// RetryAfter, when set, is sent as the Retry-After header.
 	RetryAfter string
+	// Location, when set, is sent as the Location header: with a 3xx Status
+	// the answer is a redirect.
+	Location string
 	// Code, InnerCode and Message override the error document; empty fields
 	// take the real service's values for Status.
 	Code, InnerCode, Message string
@@ -181,8 +183,7 @@ type Server struct {
 	vaults   map[string]*vault
 	requests []Request
 	changed  wire.Signal
-	ln       net.Listener
-	srv      *http.Server
+	srv      *wire.Server
 	done     chan struct{}
 	closed   bool
 }
@@ -210,13 +211,13 @@ func New(ca *tlsca.CA, tokens TokenChecker) (*Server, error) {
 // Start listens on a free port of 127.0.0.1 and serves TLS in the
 // background.
 func (s *Server) Start() error {
-	ln, srv, err := wire.ServeTLS(http.HandlerFunc(s.handle), s.tls)
+	srv, err := wire.Serve(http.HandlerFunc(s.handle), s.tls)
 	if err != nil {
 		return fmt.Errorf("keyvault: listen: %w", err)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.ln, s.srv = ln, srv
+	s.srv = srv
 	return nil
 }
 
@@ -230,7 +231,7 @@ func (s *Server) Close() {
 	s.closed = true
 	close(s.done)
 	if s.srv != nil {
-		_ = s.srv.Close()
+		s.srv.Stop()
 	}
 }
 
@@ -238,7 +239,7 @@ func (s *Server) Close() {
 func (s *Server) Addr() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.ln.Addr().String()
+	return s.srv.Addr()
 }
 
 // TenantID returns the tenant named in the challenge's authorization URI.

@@ -19,6 +19,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/putsecrets/putsecrets/standin/internal/wire"
 )
 
 // Route sends CONNECTs for matching hosts to Addr.
@@ -45,11 +47,9 @@ type Connect struct {
 
 // Proxy is the CONNECT proxy.
 type Proxy struct {
-	routes []Route
-
 	mu       sync.Mutex
-	ln       net.Listener
-	srv      *http.Server
+	routes   []Route
+	srv      *wire.Server
 	conns    map[net.Conn]struct{}
 	connects []Connect
 	closed   bool
@@ -64,16 +64,13 @@ func New(routes ...Route) *Proxy {
 
 // Start listens on a free port of 127.0.0.1.
 func (p *Proxy) Start() error {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	srv, err := wire.Serve(http.HandlerFunc(p.handle), nil)
 	if err != nil {
 		return fmt.Errorf("proxy: listen: %w", err)
 	}
 	p.mu.Lock()
-	p.ln = ln
-	p.srv = &http.Server{Handler: http.HandlerFunc(p.handle), ReadHeaderTimeout: 10 * time.Second}
-	srv := p.srv
+	p.srv = srv
 	p.mu.Unlock()
-	go func() { _ = srv.Serve(ln) }()
 	return nil
 }
 
@@ -81,7 +78,7 @@ func (p *Proxy) Start() error {
 func (p *Proxy) URL() string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return "http://" + p.ln.Addr().String()
+	return "http://" + p.srv.Addr()
 }
 
 // Close stops accepting, closes every open tunnel and waits for the tunnel
@@ -94,7 +91,7 @@ func (p *Proxy) Close() {
 	}
 	p.closed = true
 	if p.srv != nil {
-		_ = p.srv.Close()
+		p.srv.Stop()
 	}
 	for c := range p.conns {
 		_ = c.Close()
@@ -122,10 +119,21 @@ func (p *Proxy) Log() []Connect {
 	return append([]Connect(nil), p.connects...)
 }
 
+// AddRoute adds a route after the existing ones, for a host a test brings
+// up later (another host a redirect points to, say).
+func (p *Proxy) AddRoute(r Route) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.routes = append(p.routes, r)
+}
+
 // route returns the address for host, or the status refusing it.
 func (p *Proxy) route(host string) (string, int) {
 	host = strings.ToLower(host)
-	for _, r := range p.routes {
+	p.mu.Lock()
+	routes := p.routes
+	p.mu.Unlock()
+	for _, r := range routes {
 		suffix := strings.ToLower(r.Suffix)
 		match := host == suffix
 		if strings.HasPrefix(suffix, ".") {

@@ -2,6 +2,8 @@ package wire
 
 import (
 	"context"
+	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -106,5 +108,51 @@ func TestStatusWriter(t *testing.T) {
 		if sw.Unwrap() != rec {
 			t.Errorf("%s: Unwrap lost the writer", tt.name)
 		}
+	}
+}
+
+// TestServerLifecycle: a server answers, stops answering when stopped,
+// answers again on the same address when restarted, and both calls are
+// idempotent.
+func TestServerLifecycle(t *testing.T) {
+	t.Parallel()
+	s, err := Serve(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "up") }), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Stop)
+	addr := s.Addr()
+	get := func() error {
+		c := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+		resp, err := c.Get("http://" + addr + "/")
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if string(b) != "up" {
+			return fmt.Errorf("body %q", b)
+		}
+		return nil
+	}
+	if err := get(); err != nil {
+		t.Fatalf("running: %v", err)
+	}
+	s.Stop()
+	s.Stop()
+	if err := get(); err == nil {
+		t.Fatal("stopped, yet it answers")
+	}
+	if err := s.Restart(); err != nil {
+		t.Fatalf("restart: %v", err)
+	}
+	if err := s.Restart(); err != nil {
+		t.Fatalf("restart a running server: %v", err)
+	}
+	if s.Addr() != addr {
+		t.Errorf("address after restart = %s, want %s", s.Addr(), addr)
+	}
+	if err := get(); err != nil {
+		t.Fatalf("restarted: %v", err)
 	}
 }
