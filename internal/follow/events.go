@@ -47,6 +47,31 @@ type Result struct {
 	Sent int
 }
 
+// LogAttrs returns the slog attributes of the result, for the one log line
+// per event: the event's identifiers, what was done and why. r may be nil.
+func (r *Result) LogAttrs() []any {
+	if r == nil {
+		return nil
+	}
+	var a []any
+	if e := r.Event; e != nil {
+		a = append(a, "eventId", e.ID, "eventType", e.Type, "eventSchema", string(e.Schema))
+		if e.Ours() {
+			a = append(a, "vault", e.Vault, "secret", e.Name, "version", e.Version)
+		}
+	}
+	if r.Action != "" {
+		a = append(a, "action", string(r.Action))
+	}
+	if r.Reason != "" {
+		a = append(a, "reason", r.Reason)
+	}
+	if len(r.ServicePrincipals) > 0 {
+		a = append(a, "servicePrincipals", r.ServicePrincipals)
+	}
+	return append(a, "sent", r.Sent)
+}
+
 // Events handles Key Vault events (CONTRACT.md §8) for PutSecretsFromKeyVault
 // and the worker.
 type Events struct {
@@ -89,6 +114,9 @@ func (h *Events) Handle(ctx context.Context, body []byte) (*Result, error) {
 	kept, err := h.Store.Followers(ctx, e.Vault, e.Name)
 	if err != nil {
 		return r, fmt.Errorf("find the followers of secret %s in vault %s: %w", e.Name, e.Vault, err)
+	}
+	if h.Sender == nil {
+		return r, errors.New("no Service Bus connection to send with: set ServiceBusConnection or ServiceBusConnection__fullyQualifiedNamespace")
 	}
 	if e.Type == kvevent.SecretNewVersionCreated {
 		return r, h.reapply(ctx, r, kept)
