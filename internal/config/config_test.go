@@ -253,7 +253,7 @@ func TestLoadRefuses(t *testing.T) {
 		{"results = set request queue", map[string]string{SettingQueue: "work", SettingResultsQueue: " WORK "}, "", SettingResultsQueue, "a loop"},
 		{"results = events queue", map[string]string{SettingResultsQueue: "putsecrets-KV-events"}, "", SettingResultsQueue, "is also PUTSECRETS_EVENTS_QUEUE"},
 		{"results = set events queue", map[string]string{SettingEventsQueue: "ev", SettingResultsQueue: "EV"}, "", SettingResultsQueue, "is also PUTSECRETS_EVENTS_QUEUE"},
-		{"events = request queue", map[string]string{SettingEventsQueue: "PUTSECRETS-REQUESTS"}, "", SettingEventsQueue, "also the request queue"},
+		{"events = request queue", map[string]string{SettingEventsQueue: "PUTSECRETS-REQUESTS"}, "", SettingEventsQueue, "is also PUTSECRETS_QUEUE"},
 		// Queue names Service Bus would refuse.
 		{"queue name too long", map[string]string{SettingQueue: long}, "", SettingQueue, "longer than Service Bus allows"},
 		{"queue name with a space", map[string]string{SettingQueue: "my queue"}, "", SettingQueue, "not a letter"},
@@ -282,6 +282,9 @@ func TestLoadRefuses(t *testing.T) {
 		{"client ID not a GUID", map[string]string{SettingClientID: "my-identity"}, "", SettingClientID, "is not a GUID"},
 		{"client ID as a resource ID", map[string]string{SettingClientID: "/subscriptions/x/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id"}, "", SettingClientID, "client ID (not the object or resource ID)"},
 		{"Service Bus client ID not a GUID", map[string]string{SettingServiceBusClientID: sp1 + "x"}, "", SettingServiceBusClientID, "is not a GUID"},
+		// A namespace that is a URL or a connection string.
+		{"namespace as a URL", map[string]string{SettingServiceBusNamespace: "sb://contoso-sb.servicebus.windows.net/"}, "", SettingServiceBusNamespace, "give the host name alone"},
+		{"namespace as a connection string", map[string]string{SettingServiceBusNamespace: "Endpoint=sb://x.servicebus.windows.net/;SharedAccessKeyName=k;SharedAccessKey=c2VjcmV0"}, "", SettingServiceBusNamespace, "not a fully qualified namespace"},
 		// The state container URL.
 		{"state URL over http", map[string]string{SettingStateURL: "http://acct.blob.core.windows.net/state"}, "", SettingStateURL, "is not https"},
 		{"state URL with a SAS", map[string]string{SettingStateURL: "https://acct.blob.core.windows.net/state?sv=2022&sig=c2VjcmV0"}, "", SettingStateURL, "SAS token is a secret"},
