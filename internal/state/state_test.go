@@ -284,7 +284,10 @@ func TestFollowersReadsOnlyTheirStates(t *testing.T) {
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			secrets := []string{vault + fmt.Sprintf("/other-%d", i), "fabrikam-kv.vault.azure.net/scim-token"}
+			secrets := []string{vault + fmt.Sprintf("/other-%d", i)}
+			if i%50 == 0 { // look-alikes: the same name in another vault, a longer name
+				secrets = append(secrets, "fabrikam-kv.vault.azure.net/scim-token", vault+"/scim-token-2")
+			}
 			if name, ok := users[i]; ok {
 				secrets = append(secrets, vault+"/"+name)
 			}
@@ -530,6 +533,7 @@ func TestCorruptBlobs(t *testing.T) {
 		{"unknown field", strings.Replace(string(good), `{`, `{"value":"x",`, 1), "unknown field"},
 		{"another service principal", string(good), "another service principal"},
 		{"trailing data", `{"schema":1}{}`, "not a kept state"},
+		{"too large", `{"schema":1,"document":"` + strings.Repeat("x", state.MaxBlobBytes) + `"}`, "larger than"},
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -538,6 +542,24 @@ func TestCorruptBlobs(t *testing.T) {
 			_, err := r.store.Get(ctx, sp)
 			if err == nil || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), "states/"+sp+".json") {
 				t.Errorf("Get: got %v, want an error naming the blob and containing %q", err, tt.want)
+			}
+			if _, err := r.store.Followers(ctx, vault, "scim-token"); err != nil {
+				t.Errorf("Followers, no entry naming the blob: %v", err)
+			}
+			// A corrupt state can still be replaced, and forgotten.
+			if i%2 == 0 {
+				if err := r.store.Put(ctx, kept(sp, vault+"/scim-token")); err != nil {
+					t.Fatalf("Put over a corrupt state: %v", err)
+				}
+				if _, err := r.store.Get(ctx, sp); err != nil {
+					t.Errorf("Get after Put over a corrupt state: %v", err)
+				}
+			}
+			if err := r.store.Delete(ctx, sp); err != nil {
+				t.Fatalf("Delete of a corrupt state: %v", err)
+			}
+			if _, err := r.store.Get(ctx, sp); !errors.Is(err, state.ErrNotFound) {
+				t.Errorf("Get after Delete: got %v, want ErrNotFound", err)
 			}
 		})
 	}
