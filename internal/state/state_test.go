@@ -22,6 +22,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/container"
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/putsecrets/putsecrets/internal/state"
 	"github.com/putsecrets/putsecrets/standin/azurite"
@@ -619,4 +620,89 @@ type vaultToken struct{ azcore.TokenCredential }
 
 func (v vaultToken) GetToken(ctx context.Context, _ policy.TokenRequestOptions) (azcore.AccessToken, error) {
 	return v.TokenCredential.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{"https://vault.azure.net/.default"}})
+}
+
+// TestConcurrentPutsAndDeletes races Puts and Deletes of one service principal: whatever wins,
+// the index holds exactly the entries of the state left, none when it was deleted last.
+func TestConcurrentPutsAndDeletes(t *testing.T) {
+	t.Parallel()
+	r := newRig(t)
+	ctx := context.Background()
+	sp := spID(77)
+	const ops = 12 // fewer than maxAttempts, so every operation succeeds whatever the order
+	var wg sync.WaitGroup
+	errs := make([]error, ops)
+	for i := range ops {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if i%3 == 2 {
+				errs[i] = r.store.Delete(ctx, sp)
+				return
+			}
+			errs[i] = r.store.Put(ctx, kept(sp, vault+"/shared", vault+fmt.Sprintf("/own-%d", i)))
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("operation %d: %v", i, err)
+		}
+	}
+	var want []string
+	switch got, err := r.store.Get(ctx, sp); {
+	case errors.Is(err, state.ErrNotFound):
+	case err != nil:
+		t.Fatal(err)
+	default:
+		for _, ref := range got.References {
+			want = append(want, "index/"+vault+"/"+ref.Name+"/"+sp)
+		}
+		slices.Sort(want)
+	}
+	if diff := cmp.Diff(want, r.index(t, sp), cmpopts.EquateEmpty()); diff != "" {
+		t.Errorf("index after the race (-state's +got):\n%s", diff)
+	}
+}
+
+// TestForbiddenRole shows the advice for storage's 403 when the identity lacks a data role
+// (Azurite has no RBAC, so a transport answers as Azure Storage does).
+func TestForbiddenRole(t *testing.T) {
+	t.Parallel()
+	u := "https://acct.blob.core.windows.net/putsecrets-state"
+	st, err := state.New(u, staticToken{}, &state.Options{ClientOptions: azcore.ClientOptions{Transport: forbidden{}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = st.Get(context.Background(), spID(1))
+	var re *azcore.ResponseError
+	if !errors.As(err, &re) || re.StatusCode != http.StatusForbidden {
+		t.Fatalf("Get: got %v, want a 403 *azcore.ResponseError", err)
+	}
+	for _, want := range []string{u + "/states/" + spID(1) + ".json", "AuthorizationPermissionMismatch", "Storage Blob Data Contributor"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not say %q", err, want)
+		}
+	}
+}
+
+// forbidden answers every request as Azure Storage does when the caller's identity has no
+// data role on the account.
+type forbidden struct{}
+
+func (forbidden) Do(r *http.Request) (*http.Response, error) {
+	body := `<?xml version="1.0" encoding="utf-8"?><Error><Code>AuthorizationPermissionMismatch</Code><Message>This request is not authorized to perform this operation using this permission.</Message></Error>`
+	return &http.Response{
+		StatusCode: http.StatusForbidden, Status: "403 This request is not authorized to perform this operation using this permission.",
+		Header:  http.Header{"X-Ms-Error-Code": {"AuthorizationPermissionMismatch"}, "Content-Type": {"application/xml"}},
+		Body:    io.NopCloser(strings.NewReader(body)),
+		Request: r,
+	}, nil
+}
+
+// staticToken hands out a fixed token with a day to live.
+type staticToken struct{}
+
+func (staticToken) GetToken(context.Context, policy.TokenRequestOptions) (azcore.AccessToken, error) {
+	return azcore.AccessToken{Token: "static", ExpiresOn: time.Now().Add(24 * time.Hour)}, nil
 }
