@@ -358,7 +358,7 @@ func (s *Server) answer(w http.ResponseWriter, r *http.Request, rec TokenRequest
 	now := time.Now()
 	expires := now.Add(lifetime).Truncate(time.Second)
 	token := wire.Hex(32)
-	if IsStorageResource(rec.Resource) {
+	if isStorageResource(rec.Resource) {
 		token = s.storageToken(rec.Resource, clientID, now, expires)
 	}
 	s.mu.Lock()
@@ -378,10 +378,10 @@ func (s *Server) answer(w http.ResponseWriter, r *http.Request, rec TokenRequest
 // azblob's scope "https://storage.azure.com/.default" asks for.
 const StorageResource = "https://storage.azure.com"
 
-// IsStorageResource reports whether resource is the storage audience, with or
+// isStorageResource reports whether resource is the storage audience, with or
 // without a trailing slash, in any casing: the resources whose tokens are
 // JWT-shaped.
-func IsStorageResource(resource string) bool {
+func isStorageResource(resource string) bool {
 	return strings.EqualFold(strings.TrimSuffix(resource, "/"), StorageResource)
 }
 
