@@ -75,33 +75,21 @@ func New(containerURL string, cred azcore.TokenCredential, o *Options) (*Store, 
 }
 
 // checkContainerURL refuses what cannot be a container URL reached with identity-based
-// access: another scheme than https, user information, a query (a SAS token), a fragment, or a
-// path whose last segment is not a container name.
+// access: another scheme than https, user information, a query (a SAS token), a fragment, or no
+// container segment. The setting's full check (the cloud's storage suffix or Azurite's path
+// style, the account and container naming rules) is internal/config's, which reads
+// PUTSECRETS_STATE_URL; this one keeps a Store built elsewhere from sending the app's token
+// anywhere odd.
 func checkContainerURL(s string) error {
 	const form = "write https://{account}.blob.core.windows.net/{container}"
 	u, err := url.Parse(s)
-	if err != nil || u.Scheme != "https" || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" || u.Opaque != "" {
-		return fmt.Errorf("state: the state container URL is not an https URL without query or fragment; %s", form)
+	if err != nil || u.Scheme != "https" || u.Host == "" || u.User != nil || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || u.Opaque != "" {
+		return fmt.Errorf("state: the state container URL is not an https URL without user, query or fragment; %s", form)
 	}
-	segs := strings.Split(strings.Trim(u.Path, "/"), "/")
-	if name := segs[len(segs)-1]; !isContainerName(name) {
-		return fmt.Errorf("state: the state container URL's last path segment %q is not a container name (3 to 63 lower-case letters, digits and single hyphens); %s", name, form)
+	if strings.Trim(u.Path, "/") == "" {
+		return fmt.Errorf("state: the state container URL names no container; %s", form)
 	}
 	return nil
-}
-
-// isContainerName follows Azure Storage's rule for container names.
-func isContainerName(s string) bool {
-	if len(s) < 3 || len(s) > 63 || s[0] == '-' || s[len(s)-1] == '-' || strings.Contains(s, "--") {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-') {
-			return false
-		}
-	}
-	return true
 }
 
 // Put replaces the kept state of k.ServicePrincipalID whole and keeps the index current; it

@@ -594,12 +594,11 @@ func TestNewRefuses(t *testing.T) {
 		"http://acct.blob.core.windows.net/putsecrets-state",
 		"https://acct.blob.core.windows.net",
 		"https://acct.blob.core.windows.net/",
-		"https://acct.blob.core.windows.net/Putsecrets-State",
 		"https://acct.blob.core.windows.net/putsecrets-state?sv=2024&sig=x",
 		"https://acct.blob.core.windows.net/putsecrets-state#x",
 		"https://user@acct.blob.core.windows.net/putsecrets-state",
-		"https://acct.blob.core.windows.net/p",
-		"https://acct.blob.core.windows.net/a--b",
+		"https://acct.blob.core.windows.net/putsecrets-state?",
+		"https://acct.blob.core.windows.net//",
 	} {
 		if _, err := state.New(u, cred, nil); err == nil {
 			t.Errorf("New(%q): got no error", u)
