@@ -34,7 +34,7 @@ import (
 // on first use).
 func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
 	log := slog.New(slog.NewJSONHandler(stdout, nil))
-	cfg, err := config.Load(getenv, readHostJSON())
+	cfg, err := config.LoadLookup(config.ProcessLookup(getenv), readHostJSON())
 	if err != nil {
 		return fmt.Errorf("refusing to start: %w", err)
 	}
@@ -68,11 +68,8 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	log.Info("handler listening", "address", ln.Addr().String(), "cloud", cfg.Cloud.Name, "credential", string(kind),
-		"allowedVaults", cfg.AllowedVaults, "graphApiVersion", cfg.GraphAPIVersion,
-		"invocationTimeout", cfg.InvocationTimeout.String(), "graphConsistencyWait", cfg.ConsistencyWait.String(),
-		"serviceBus", connectionKind(cfg.ServiceBus), "resultsQueue", cfg.ResultsQueue,
-		"requiredRole", cfg.RequiredRole, "debugEndpoints", cfg.DebugEndpoints)
+	log.Info("handler listening", append([]any{"address", ln.Addr().String(), "credential", string(kind),
+		"serviceBus", connectionKind(cfg.ServiceBus)}, cfg.LogAttrs()...)...)
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -144,15 +141,17 @@ func policyFor(cfg *config.Config) *request.Policy {
 // newService builds the credential and the Azure clients, once, without
 // network I/O.
 func newService(cfg *config.Config, getenv func(string) string) (*provision.Service, credential.Kind, error) {
-	cred, kind, err := credential.New(getenv, cfg.Cloud, cfg.ClientID)
+	// The identity endpoint, Key Vault and Graph share one client that
+	// follows no redirect and keeps enough idle connections for the parallel
+	// secret reads of concurrent invocations; azcore's default keeps 10 per
+	// host and re-handshakes TLS for the rest (internal/transport says why
+	// and what stays the same).
+	httpClient := transport.New()
+	cred, kind, err := credential.New(getenv, cfg.Cloud, cfg.ClientID, httpClient)
 	if err != nil {
 		return nil, "", err
 	}
-	// Key Vault and Graph share one transport that keeps enough idle
-	// connections for the parallel secret reads of concurrent invocations;
-	// azcore's default keeps 10 per host and re-handshakes TLS for the rest
-	// (internal/transport says why and what stays the same).
-	clientOptions := azcore.ClientOptions{Cloud: cfg.Cloud.SDK, Transport: transport.New()}
+	clientOptions := azcore.ClientOptions{Cloud: cfg.Cloud.SDK, Transport: httpClient}
 	resolver := vault.New(cred, &vault.Options{ClientOptions: &azsecrets.ClientOptions{ClientOptions: clientOptions}})
 	g, err := graph.NewClient(cfg.Cloud.Graph, cred, &graph.ClientOptions{ClientOptions: clientOptions})
 	if err != nil {

@@ -100,6 +100,9 @@ type Fault struct {
 	// App Service style JSON error.
 	Status int
 	Body   string
+	// Location, when set, is sent as the Location header of FaultStatus:
+	// with a 3xx Status the answer is a redirect.
+	Location string
 }
 
 // Server is the managed identity endpoint stand-in.
@@ -319,6 +322,9 @@ func (s *Server) answer(w http.ResponseWriter, r *http.Request, rec TokenRequest
 			body = appServiceError(status, "An unexpected error occured while fetching the AAD Token.", correlation)
 		}
 		w.Header().Set("Content-Type", "application/json; charset=utf-8")
+		if fault.Location != "" {
+			w.Header().Set("Location", fault.Location)
+		}
 		w.WriteHeader(status)
 		_, _ = w.Write([]byte(body))
 		return status
