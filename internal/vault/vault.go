@@ -249,7 +249,7 @@ func (r *Resolver) Resolve(ctx context.Context, refs []Ref) ([]secret.Value, err
 	var errs []error
 	for _, j := range jobs {
 		if j.err != nil {
-			errs = append(errs, newError(j.ref, j.err))
+			errs = append(errs, newError(j.ref, j.err, secret.ScrubberFrom(ctx)))
 		}
 	}
 	if len(errs) > 0 {
