@@ -14,7 +14,7 @@ export GOFLAGS
 TEST_FLAGS  ?= -timeout 9m
 BIN         := handler
 ZIP         := dist/putsecrets.zip
-FUNCTIONS   := PutSecrets PutSecretsFromQueue
+FUNCTIONS   := PutSecrets PutSecretsFromQueue PutSecretsFromKeyVault
 SESSIONS    ?= false
 
 .PHONY: all build package demo test test-go lint clean bench fuzz load
@@ -29,7 +29,7 @@ package: build
 	@echo "wrote $(ZIP)"
 
 # The demo runs a native build (bin/handler) so it works on any machine Go runs on.
-demo:
+demo: azurite-deps
 	$(GO) build -o bin/handler .
 	$(GO) run ./standin/cmd/demo -handler bin/handler -app .
 
@@ -52,7 +52,7 @@ lint:
 	$(GO) vet ./...
 	$(GO) run ./internal/tools/nobinaries
 
-test-go: sbbroker-deps
+test-go: sbbroker-deps azurite-deps
 	$(GO) test $(TEST_FLAGS) ./...
 
 test: lint test-go infra-test
@@ -82,4 +82,5 @@ load:
 
 # Fragments define their own targets; included last so that `all` stays the default goal.
 include standin/sbbroker/sbbroker.mk
+include standin/azurite/azurite.mk
 include infra/infra.mk

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/putsecrets/putsecrets/internal/follow"
 	"github.com/putsecrets/putsecrets/internal/queue"
 	"github.com/putsecrets/putsecrets/internal/server"
 )
@@ -37,6 +38,7 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 	// Outcome messages go through one Service Bus client for the process,
 	// built (without network I/O) from the trigger's own connection settings.
 	var outcomes queue.Publisher
+	var sender follow.Sender
 	if cfg.ServiceBus.Configured() {
 		sb, err := w.serviceBus(cfg.ServiceBus)
 		if err != nil {
@@ -44,13 +46,18 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 			return fmt.Errorf("refusing to start: %w", err)
 		}
 		defer w.closeServiceBus()
-		outcomes = sb
+		outcomes, sender = sb, sb
+	}
+	events, err := w.events(sender)
+	if err != nil {
+		_ = ln.Close()
+		return fmt.Errorf("refusing to start: %w", err)
 	}
 	srv := &http.Server{
 		Handler: server.New(server.Options{
 			Logger: log, Service: svc, InvocationTimeout: cfg.InvocationTimeout,
 			Queue:        queue.NewProcessor(svc, queue.Options{Outcomes: outcomes, ResultsQueue: cfg.ResultsQueue}),
-			RequiredRole: cfg.RequiredRole, DebugEndpoints: cfg.DebugEndpoints,
+			RequiredRole: cfg.RequiredRole, DebugEndpoints: cfg.DebugEndpoints, Events: events,
 		}),
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
