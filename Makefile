@@ -14,7 +14,7 @@ export GOFLAGS
 TEST_FLAGS  ?= -timeout 9m
 BIN         := handler
 ZIP         := dist/putsecrets.zip
-FUNCTIONS   := PutSecrets PutSecretsFromQueue
+FUNCTIONS   := PutSecrets PutSecretsFromQueue PutSecretsFromKeyVault
 SESSIONS    ?= false
 
 .PHONY: all build package demo test test-go lint clean bench fuzz load
@@ -29,7 +29,7 @@ package: build
 	@echo "wrote $(ZIP)"
 
 # The demo runs a native build (bin/handler) so it works on any machine Go runs on.
-demo:
+demo: azurite-deps
 	$(GO) build -o bin/handler .
 	$(GO) run ./standin/cmd/demo -handler bin/handler -app .
 
@@ -37,14 +37,25 @@ demo:
 # a bare net/http server, and reports the size of build's own output. BENCH_FLAGS=-quick
 # tries the harness in a minute; the figures it writes are not worth reporting.
 BENCH_FLAGS ?=
-bench: build
+# The peers (bench/peers/) are the same job written plainly: a Go program with the
+# same SDK, built like the handler, and a Node.js one, installed with npm ci.
+NODE_PEER_DIR   := bench/peers/node
+NODE_PEER_STAMP := $(NODE_PEER_DIR)/node_modules/.package-lock.json
+
+$(NODE_PEER_STAMP): $(NODE_PEER_DIR)/package.json $(NODE_PEER_DIR)/package-lock.json
+	npm ci --prefix $(NODE_PEER_DIR) --no-audit --no-fund
+	@touch $@
+
+bench: build $(NODE_PEER_STAMP)
 	@mkdir -p bin/bench
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags='-s -w' -o bin/bench/handler .
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags='-s -w' -o bin/bench/bare ./bench/bare
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags='-s -w' -o bin/bench/gopeer ./bench/peers/gopeer
 	CGO_ENABLED=0 $(GO) test -c -trimpath -o bin/bench/handler.test .
 	$(GO) test -run '^$$' -bench . -benchmem ./internal/... | grep -E '^(Benchmark|goos|goarch|cpu|pkg)' > bin/bench/go-test-bench.txt
 	$(GO) run ./bench -handler bin/bench/handler -bare bin/bench/bare -app . -size $(BIN) \
-		-gotest bin/bench/go-test-bench.txt -profile bin/bench/handler.test -out BENCHMARKS.md $(BENCH_FLAGS)
+		-gotest bin/bench/go-test-bench.txt -profile bin/bench/handler.test \
+		-gopeer bin/bench/gopeer -nodepeer $(NODE_PEER_DIR) -out BENCHMARKS.md $(BENCH_FLAGS)
 
 lint:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
@@ -52,7 +63,7 @@ lint:
 	$(GO) vet ./...
 	$(GO) run ./internal/tools/nobinaries
 
-test-go: sbbroker-deps
+test-go: sbbroker-deps azurite-deps
 	$(GO) test $(TEST_FLAGS) ./...
 
 test: lint test-go infra-test
@@ -82,4 +93,5 @@ load:
 
 # Fragments define their own targets; included last so that `all` stays the default goal.
 include standin/sbbroker/sbbroker.mk
+include standin/azurite/azurite.mk
 include infra/infra.mk

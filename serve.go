@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 
+	"github.com/putsecrets/putsecrets/internal/follow"
 	"github.com/putsecrets/putsecrets/internal/queue"
 	"github.com/putsecrets/putsecrets/internal/server"
 )
@@ -36,6 +37,7 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 	// Outcome messages go through one Service Bus client for the process,
 	// built (without network I/O) from the trigger's own connection settings.
 	var outcomes queue.Publisher
+	var sender follow.Sender
 	if cfg.ServiceBus.Configured() {
 		sb, err := w.serviceBus(cfg.ServiceBus)
 		if err != nil {
@@ -43,13 +45,18 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 			return fmt.Errorf("refusing to start: %w", err)
 		}
 		defer w.closeServiceBus()
-		outcomes = sb
+		outcomes, sender = sb, sb
+	}
+	events, err := w.events(sender)
+	if err != nil {
+		_ = ln.Close()
+		return fmt.Errorf("refusing to start: %w", err)
 	}
 	srv := &http.Server{
 		Handler: server.New(server.Options{
 			Logger: log, Service: svc, InvocationTimeout: cfg.InvocationTimeout,
 			Queue:        queue.NewProcessor(svc, queue.Options{Outcomes: outcomes, ResultsQueue: cfg.ResultsQueue}),
-			RequiredRole: cfg.RequiredRole, DebugEndpoints: cfg.DebugEndpoints,
+			RequiredRole: cfg.RequiredRole, DebugEndpoints: cfg.DebugEndpoints, Events: events,
 		}),
 		ReadHeaderTimeout: server.ReadHeaderTimeout,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),

@@ -22,6 +22,7 @@ import (
 	"github.com/putsecrets/putsecrets/internal/provision"
 	"github.com/putsecrets/putsecrets/internal/request"
 	"github.com/putsecrets/putsecrets/internal/servicebus"
+	"github.com/putsecrets/putsecrets/internal/state"
 	"github.com/putsecrets/putsecrets/internal/transport"
 	"github.com/putsecrets/putsecrets/internal/vault"
 )
@@ -41,6 +42,7 @@ type wiring struct {
 	credKind  credential.Kind
 	svc       *provision.Service
 	sb        *servicebus.Client
+	state     *state.Store
 }
 
 // loadWiring reads the settings through getenv (and host.json when

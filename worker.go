@@ -55,6 +55,10 @@ func runWorker(ctx context.Context, args []string, getenv func(string) string, s
 		return fmt.Errorf("refusing to start: %w", err)
 	}
 	defer w.closeServiceBus()
+	events, err := w.events(sb)
+	if err != nil {
+		return fmt.Errorf("refusing to start: %w", err)
+	}
 	log.Info("worker starting", append(cfg.LogAttrs(), "receiveQueue", q, "serviceBus", connectionKind(c), "credential", string(w.credKind))...)
 	return worker.Run(ctx, worker.Options{
 		Client:             sb.SDK(),
@@ -66,5 +70,7 @@ func runWorker(ctx context.Context, args []string, getenv func(string) string, s
 		SessionIdleTimeout: *idle,
 		InvocationTimeout:  cfg.InvocationTimeout,
 		SettleTimeout:      worker.DefaultSettleTimeout,
+		EventsQueue:        cfg.EventsQueue,
+		Events:             events,
 	})
 }

@@ -52,13 +52,21 @@ func measureColdStart(ctx context.Context, o options, p plan, r *report) error {
 	}
 
 	r.ColdHandler, r.ColdBare = &coldResult{}, &coldResult{}
+	ps, err := peers(o)
+	if err != nil {
+		return err
+	}
+	r.ColdPeers = map[string]*coldResult{}
+	for _, pr := range ps {
+		r.ColdPeers[pr.Name] = &coldResult{}
+	}
 	for i := range p.ColdStarts {
 		for _, handler := range []bool{i%2 == 0, i%2 != 0} {
 			binary, res := o.bare, r.ColdBare
 			if handler {
 				binary, res = o.handler, r.ColdHandler
 			}
-			ready, first, err := coldStart(ctx, binary, o.app, settings, envelope, handler)
+			ready, first, err := coldStart(ctx, []string{binary}, o.app, settings, envelope, handler)
 			if err != nil {
 				return fmt.Errorf("%s: %w", binary, err)
 			}
@@ -67,6 +75,15 @@ func measureColdStart(ctx context.Context, o options, p plan, r *report) error {
 		}
 		logf("cold %d/%d: handler ready %.1f ms, first invocation %.1f ms; bare ready %.1f ms, first %.1f ms", i+1, p.ColdStarts,
 			ms(r.ColdHandler.Ready[i]), ms(r.ColdHandler.First[i]), ms(r.ColdBare.Ready[i]), ms(r.ColdBare.First[i]))
+		for _, pr := range ps {
+			res := r.ColdPeers[pr.Name]
+			ready, first, err := coldStart(ctx, pr.Cmd, o.app, pr.procEnv(settings), envelope, pr.Check)
+			if err != nil {
+				return fmt.Errorf("%s: %w", pr.Name, err)
+			}
+			res.Ready, res.First = append(res.Ready, ready), append(res.First, first)
+			logf("cold %d/%d: %s ready %.1f ms, first invocation %.1f ms", i+1, p.ColdStarts, pr.Name, ms(ready), ms(first))
+		}
 	}
 	return nil
 }
@@ -87,13 +104,13 @@ func captureEnvelope(ctx context.Context, h *host.Host, doc []byte) ([]byte, err
 // HOME, the settings and the port variables), waits for its answer to
 // GET /, sends envelope to /PutSecrets and stops it. With check the answer
 // must be the caller's 200.
-func coldStart(ctx context.Context, binary, app string, settings []string, envelope []byte, check bool) (ready, first time.Duration, err error) {
+func coldStart(ctx context.Context, cmdline []string, app string, settings []string, envelope []byte, check bool) (ready, first time.Duration, err error) {
 	port, err := freePort()
 	if err != nil {
 		return 0, 0, err
 	}
 	p := strconv.Itoa(port)
-	cmd := exec.Command(binary)
+	cmd := exec.Command(cmdline[0], cmdline[1:]...)
 	cmd.Dir = app
 	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}, settings...)
 	cmd.Env = append(cmd.Env, "FUNCTIONS_CUSTOMHANDLER_PORT="+p, "FUNCTIONS_HTTPWORKER_PORT="+p)

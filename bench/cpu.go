@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/putsecrets/putsecrets/standin/azure"
 	"github.com/putsecrets/putsecrets/standin/host"
 )
 
@@ -24,8 +25,9 @@ type cpuResult struct {
 	Envelope string
 	Refs     int
 	// Handler, Bare and Compare (the -compare binary) hold one sample per
-	// repeat.
+	// repeat; Peers the same for each peer, by name.
 	Handler, Bare, Compare []sample
+	Peers                  map[string]*[]sample
 }
 
 // reuse is what the stand-ins saw of the handler over the CPU part.
@@ -59,19 +61,25 @@ func measureCPU(ctx context.Context, o options, p plan, r *report) error {
 	env.Graph.AddServicePrincipal(sp)
 
 	type target struct {
-		name  string
-		h     *host.Host
-		check bool
-		slot  func(*cpuResult) *[]sample
+		name          string
+		h             *host.Host
+		check, allocs bool
+		slot          func(*cpuResult) *[]sample
 	}
 	var targets []*target
-	start := func(name, binary string, settings []string, check bool, slot func(*cpuResult) *[]sample) error {
-		h, err := startHost(ctx, binary, o.app, settings)
+	// The handlers report their heap allocations at /debug/goroutines; the
+	// endpoint costs nothing per invocation.
+	debug := "PUTSECRETS_DEBUG_ENDPOINTS=true"
+	startProc := func(p proc, settings []string, slot func(*cpuResult) *[]sample) error {
+		h, err := p.start(ctx, o.app, append(settings, debug))
 		if err != nil {
-			return err
+			return fmt.Errorf("%s: %w", p.Name, err)
 		}
-		targets = append(targets, &target{name: name, h: h, check: check, slot: slot})
+		targets = append(targets, &target{name: p.Name, h: h, check: p.Check, allocs: p.Allocs, slot: slot})
 		return nil
+	}
+	start := func(name, binary string, settings []string, check bool, slot func(*cpuResult) *[]sample) error {
+		return startProc(proc{Name: name, Cmd: []string{binary}, Check: check, Allocs: check}, settings, slot)
 	}
 	defer func() {
 		for _, t := range targets {
@@ -96,6 +104,26 @@ func measureCPU(ctx context.Context, o options, p plan, r *report) error {
 		}
 	}
 
+	ps, err := peers(o)
+	if err != nil {
+		return err
+	}
+	peerEnvs := map[string]*azure.Env{}
+	for _, pr := range ps {
+		penv, psettings, err := fakeAzure()
+		if err != nil {
+			return err
+		}
+		defer penv.Close()
+		penv.Graph.AddServicePrincipal(sp)
+		name := pr.Name
+		peerEnvs[name] = penv
+		if err := startProc(pr, psettings, func(c *cpuResult) *[]sample { return c.peer(name) }); err != nil {
+			return err
+		}
+	}
+	r.Peers = ps
+
 	var rows []*cpuResult
 	for _, e := range envelopes {
 		for _, n := range refCounts {
@@ -105,9 +133,22 @@ func measureCPU(ctx context.Context, o options, p plan, r *report) error {
 	runOne := func(row *cpuResult, t *target, n int) (sample, error) {
 		doc := document(sp, row.Refs)
 		e := envelopeOf(row.Envelope)
-		return drive(ctx, t.h.PID(), p.Concurrency, n, 0, func(ctx context.Context) error {
+		var b0, o0 uint64
+		if t.allocs {
+			var err error
+			if b0, o0, err = allocations(ctx, t.h); err != nil {
+				return sample{}, err
+			}
+		}
+		s, err := drive(ctx, t.h.PID(), p.Concurrency, n, 0, func(ctx context.Context) error {
 			return e.invoke(ctx, t.h, doc, t.check)
 		})
+		if err != nil || !t.allocs {
+			return s, err
+		}
+		b1, o1, err := allocations(ctx, t.h)
+		s.AllocBytes, s.AllocObjects, s.HasAllocs = b1-b0, o1-o0, true
+		return s, err
 	}
 
 	logf("cpu: warming up (%d invocations per configuration)", p.Warm)
@@ -119,6 +160,10 @@ func measureCPU(ctx context.Context, o options, p plan, r *report) error {
 		}
 	}
 	connects0, invocations := len(env.Proxy.Connects()), 0
+	peerConnects0 := map[string]int{}
+	for name, penv := range peerEnvs {
+		peerConnects0[name] = len(penv.Proxy.Connects())
+	}
 	for i := range p.Repeat {
 		for _, row := range rows {
 			// Rotate which goes first, so that none always follows another's
@@ -144,6 +189,14 @@ func measureCPU(ctx context.Context, o options, p plan, r *report) error {
 		}
 	}
 	r.CPURows = rows
+	r.PeerReuse = map[string]reuse{}
+	for name, penv := range peerEnvs {
+		pu := reuse{Invocations: invocations, Tokens: map[string]int{}, Connects: len(penv.Proxy.Connects()) - peerConnects0[name]}
+		for _, t := range penv.Identity.Requests() {
+			pu.Tokens[t.Resource]++
+		}
+		r.PeerReuse[name] = pu
+	}
 
 	total := len(env.Proxy.Connects())
 	u := reuse{Invocations: invocations, Tokens: map[string]int{}, Connects: total - connects0, ConnectsTotal: total}
@@ -158,4 +211,15 @@ func measureCPU(ctx context.Context, o options, p plan, r *report) error {
 	}
 	r.Reuse = &u
 	return nil
+}
+
+// peer is the samples of the peer name.
+func (c *cpuResult) peer(name string) *[]sample {
+	if c.Peers == nil {
+		c.Peers = map[string]*[]sample{}
+	}
+	if c.Peers[name] == nil {
+		c.Peers[name] = new([]sample)
+	}
+	return c.Peers[name]
 }

@@ -38,8 +38,11 @@ func fakeAzure() (*azure.Env, []string, error) {
 // startHost starts binary behind the host emulator. Its output is kept by
 // the emulator (one log line per invocation), not printed.
 func startHost(ctx context.Context, binary, app string, settings []string) (*host.Host, error) {
-	return host.Start(ctx, host.Options{Binary: binary, Dir: app, Env: settings, StartTimeout: time.Minute})
+	return host.Start(ctx, host.Options{Binary: binary, Dir: app, Env: settings, StartTimeout: timeoutStart})
 }
+
+// timeoutStart bounds a measured program's start behind the host emulator.
+const timeoutStart = time.Minute
 
 // stopHost stops a host's process, reporting what it printed on failure.
 func stopHost(h *host.Host) {
@@ -106,6 +109,11 @@ type sample struct {
 	Harness time.Duration
 	// Latency holds each invocation's time, as the host saw it.
 	Latency []time.Duration
+	// AllocBytes and AllocObjects are what the measured process allocated
+	// on the heap during the run, when HasAllocs (a Go program reporting
+	// its counters).
+	AllocBytes, AllocObjects uint64
+	HasAllocs                bool
 }
 
 // CPUPerInvocation is CPU/N.

@@ -93,6 +93,7 @@ type options struct {
 	only                                  string
 	repeat, invocations                   int
 	profile, compare                      string
+	goPeer, nodePeer                      string
 	env, compareEnv                       []string
 }
 
@@ -108,6 +109,8 @@ func main() {
 	flag.BoolVar(&o.lockstep, "lockstep", false, "start the latency runs' workers together instead of spread over one floor")
 	flag.StringVar(&o.only, "only", "", "comma-separated parts to run: cold,cpu,memory,latency,profile (default all)")
 	flag.StringVar(&o.profile, "profile", "", "the root package's test binary (go test -c): run it as the handler and profile it")
+	flag.StringVar(&o.goPeer, "gopeer", "", "the Go peer binary (go build ./bench/peers/gopeer) to measure beside the handler")
+	flag.StringVar(&o.nodePeer, "nodepeer", "", "the Node.js peer's folder (bench/peers/node, npm ci done) to measure beside the handler")
 	flag.StringVar(&o.compare, "compare", "", "another handler binary to measure beside -handler in the CPU part (before/after)")
 	flag.Func("env", "an extra `NAME=value` for every process measured (repeatable; for experiments such as GOGC)", func(s string) error {
 		if !strings.Contains(s, "=") {
@@ -157,7 +160,7 @@ func run(o options) error {
 	if o.invocations > 0 {
 		p.CPUInvocations = o.invocations
 	}
-	for _, f := range []*string{&o.handler, &o.bare, &o.app, &o.compare} {
+	for _, f := range []*string{&o.handler, &o.bare, &o.app, &o.compare, &o.goPeer, &o.nodePeer} {
 		if *f == "" {
 			continue
 		}

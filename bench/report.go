@@ -28,6 +28,10 @@ type report struct {
 	Floor                     *floorResult
 	Latency                   []*latencyResult
 	Profile                   *profileResult
+	Peers                     []proc
+	ColdPeers                 map[string]*coldResult
+	MemPeers                  map[string]*memoryResult
+	PeerReuse                 map[string]reuse
 	Lockstep                  bool
 	BinarySize                int64
 	BinaryPath, GoTestBenches string
@@ -63,13 +67,15 @@ func (r *report) readExtras(o options) error {
 	return nil
 }
 
-// Targets of issue 7.
+// Targets of issues 7 and 13.
 const (
+	targetPeerRatio   = 0.9                    // handler CPU per invocation / the Go peer's (3 and 10 references)
+	targetAllocKB     = 35.0                   // KB allocated per invocation with 3 references
 	targetCPU         = 250 * time.Microsecond // CPU per invocation with 3 references
 	targetCPURatio    = 10.0                   // … and at most this times the bare server's
 	targetP50Ratio    = 1.05                   // latency at concurrency 16 / floor
 	targetP99Ratio    = 1.25
-	targetColdRatio   = 2.0 // cold start to first GET / answer / bare server's
+	targetColdRatio   = 1.3 // cold start to first GET / answer / bare server's
 	targetRSS         = 25e6
 	targetBinary      = 15e6
 	nominalFloor      = 2 * delay
@@ -96,6 +102,7 @@ func (r *report) markdown() string {
 	w("")
 	r.targets(w)
 	r.cpuSection(w)
+	r.peersSection(w)
 	r.latencySection(w)
 	r.coldSection(w)
 	r.memorySection(w)
@@ -242,6 +249,17 @@ func (r *report) targets(w func(string, ...any)) {
 		c, ratio := cpuSummary(row.Handler), ratioSummary(row.Handler, row.Bare)
 		w("| CPU per invocation, 3 references, %s | ≤ %.0f µs | %.0f µs | %s |", e.Name, us(targetCPU), c.Median, check(c.Median <= us(targetCPU)))
 		w("| … as a multiple of the bare server's | ≤ %.0f × | %.1f × | %s |", targetCPURatio, ratio.Median, check(ratio.Median <= targetCPURatio))
+		if a, ok := allocSummary(row.Handler); ok {
+			w("| KB allocated per invocation, 3 references, %s | ≤ %.0f KB | %.1f KB | %s |", e.Name, targetAllocKB, a.Median, check(a.Median <= targetAllocKB))
+		}
+	}
+	for _, row := range r.CPURows {
+		if row.Refs == 1 || row.Peers[nameGoPeer] == nil {
+			continue
+		}
+		h, g := cpuSummary(row.Handler).Median, cpuSummary(*row.Peers[nameGoPeer]).Median
+		w("| CPU per invocation, %d references, %s / the Go peer's | ≤ %.1f × | %.2f × (%.0f vs %.0f µs) | %s |", row.Refs, row.Envelope,
+			targetPeerRatio, h/g, h, g, check(h/g <= targetPeerRatio))
 	}
 	floor := r.floor()
 	for _, row := range r.Latency {
@@ -454,4 +472,162 @@ func relative(path string) string {
 		return rel
 	}
 	return path
+}
+
+// peersSection sets the handler beside the peers (bench/peers/) and the bare
+// server: CPU and allocations per invocation, memory, cold start, size.
+func (r *report) peersSection(w func(string, ...any)) {
+	if len(r.Peers) == 0 {
+		return
+	}
+	names := []string{nameHandler}
+	for _, p := range r.Peers {
+		names = append(names, p.Name)
+	}
+	names = append(names, nameBare)
+	samples := func(row *cpuResult, name string) []sample {
+		switch name {
+		case nameHandler:
+			return row.Handler
+		case nameBare:
+			return row.Bare
+		}
+		if row.Peers[name] == nil {
+			return nil
+		}
+		return *row.Peers[name]
+	}
+	w("## Beside the obvious implementations (peers)")
+	w("")
+	w("The same job written as a user would write it quickly, plainly and honestly (`bench/peers/`), run in the")
+	w("same `make bench` behind the same host emulator and stand-ins (each program with stand-ins of its own):")
+	w("")
+	for _, p := range r.Peers {
+		w("- **%s** (`%s`): skips %s.", p.Name, relative(p.Cmd[len(p.Cmd)-1]), p.Skips)
+	}
+	w("")
+	head, rule := "|", "|---|"
+	for _, n := range names {
+		head += " | " + n
+		rule += "---|"
+	}
+	head += " |"
+	w("%s", head)
+	w("%s", rule)
+	for _, row := range r.CPURows {
+		line := fmt.Sprintf("| CPU µs/inv, %s, %d refs |", row.Envelope, row.Refs)
+		for _, n := range names {
+			line += fmt.Sprintf(" %.0f |", cpuSummary(samples(row, n)).Median)
+		}
+		w("%s", line)
+	}
+	for _, row := range r.CPURows {
+		line := fmt.Sprintf("| KB allocated/inv, %s, %d refs |", row.Envelope, row.Refs)
+		for _, n := range names {
+			line += " " + allocCell(samples(row, n)) + " |"
+		}
+		w("%s", line)
+	}
+	if r.MemHandler != nil {
+		line := fmt.Sprintf("| VmRSS MB after %d invocations | %.1f | ", r.MemHandler.Invocations, bytesSummary(r.MemHandler.RSS).Median)
+		for _, p := range r.Peers {
+			if m := r.MemPeers[p.Name]; m != nil && len(m.RSS) > 0 {
+				line += fmt.Sprintf("%.1f | ", bytesSummary(m.RSS).Median)
+			} else {
+				line += "– | "
+			}
+		}
+		w("%s%.1f |", line, bytesSummary(r.MemBare.RSS).Median)
+	}
+	if r.ColdHandler != nil {
+		for _, which := range []string{"first GET /", "first invocation"} {
+			pick := func(c *coldResult) []time.Duration {
+				if which == "first GET /" {
+					return c.Ready
+				}
+				return c.First
+			}
+			line := fmt.Sprintf("| cold start to %s, ms | %.1f | ", which, durSummary(pick(r.ColdHandler)).Median)
+			for _, p := range r.Peers {
+				if c := r.ColdPeers[p.Name]; c != nil && len(c.Ready) > 0 {
+					line += fmt.Sprintf("%.1f | ", durSummary(pick(c)).Median)
+				} else {
+					line += "– | "
+				}
+			}
+			w("%s%.1f |", line, durSummary(pick(r.ColdBare)).Median)
+		}
+	}
+	if u := r.Reuse; u != nil && u.Invocations > 0 {
+		line := fmt.Sprintf("| new TLS connections per 1,000 measured invocations | %.1f | ", 1000*float64(u.Connects)/float64(u.Invocations))
+		for _, p := range r.Peers {
+			pu := r.PeerReuse[p.Name]
+			line += fmt.Sprintf("%.1f | ", 1000*float64(pu.Connects)/float64(max(pu.Invocations, 1)))
+		}
+		w("%s– |", line)
+	}
+	line := fmt.Sprintf("| install size MB | %.2f (stripped binary) | ", mb(r.BinarySize))
+	for _, p := range r.Peers {
+		line += fmt.Sprintf("%.2f (%s) | ", mb(p.Size), p.SizeNote)
+	}
+	w("%s– |", line)
+	w("")
+	w("Medians. Allocations are the process's own heap counters (runtime/metrics `/gc/heap/allocs:bytes`, read")
+	w("through `/debug/goroutines` before and after each CPU run, divided by its invocations): everything the real")
+	w("process allocated, TLS and pools included. The Node.js runtime has no such counter (–). New TLS connections")
+	w("are the proxy's CONNECTs during the measured runs: every stand-in host is reached through HTTPS_PROXY, as in an")
+	w("enterprise network; the JavaScript SDK's pipeline opens a new proxied connection (and TLS handshake) for every")
+	w("request, so its CPU here includes those handshakes, and it would reuse connections without a proxy.")
+	w("")
+	var goPeer bool
+	for _, p := range r.Peers {
+		goPeer = goPeer || p.Name == nameGoPeer
+	}
+	if !goPeer {
+		return
+	}
+	w("Ratios to the Go peer (medians):")
+	w("")
+	w("| envelope | refs | handler / Go peer CPU | Node.js peer / Go peer CPU | handler / Go peer bytes allocated |")
+	w("|---|---|---|---|---|")
+	for _, row := range r.CPURows {
+		g := cpuSummary(samples(row, nameGoPeer)).Median
+		nodeRatio := "–"
+		if ns := samples(row, nameNodePeer); len(ns) > 0 {
+			nodeRatio = fmt.Sprintf("%.2f ×", cpuSummary(ns).Median/g)
+		}
+		w("| %s | %d | %.2f × | %s | %s |", row.Envelope, row.Refs, cpuSummary(row.Handler).Median/g, nodeRatio,
+			allocRatio(row.Handler, samples(row, nameGoPeer)))
+	}
+	w("")
+}
+
+// allocSummary is the KB allocated per invocation, min and median.
+func allocSummary(ss []sample) (summary, bool) {
+	var vs []float64
+	for _, s := range ss {
+		if s.HasAllocs && s.N > 0 {
+			vs = append(vs, float64(s.AllocBytes)/float64(s.N)/1e3)
+		}
+	}
+	if len(vs) == 0 {
+		return summary{}, false
+	}
+	return summarize(vs), true
+}
+
+func allocCell(ss []sample) string {
+	if a, ok := allocSummary(ss); ok {
+		return fmt.Sprintf("%.1f", a.Median)
+	}
+	return "–"
+}
+
+func allocRatio(h, g []sample) string {
+	a, ok1 := allocSummary(h)
+	b, ok2 := allocSummary(g)
+	if !ok1 || !ok2 || b.Median == 0 {
+		return "–"
+	}
+	return fmt.Sprintf("%.2f ×", a.Median/b.Median)
 }

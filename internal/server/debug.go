@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"runtime"
+	"runtime/metrics"
 	"runtime/pprof"
 )
 
@@ -20,6 +21,13 @@ type Goroutines struct {
 	Count int `json:"count"`
 	// Stacks is every goroutine's stack, as a panic prints them.
 	Stacks string `json:"stacks"`
+	// HeapAllocBytes and HeapAllocObjects count what the process has
+	// allocated on the heap since it started (runtime/metrics
+	// /gc/heap/allocs:bytes and :objects), read before the stacks are
+	// written; `make bench` divides their growth over a run by its
+	// invocations.
+	HeapAllocBytes   uint64 `json:"heapAllocBytes"`
+	HeapAllocObjects uint64 `json:"heapAllocObjects"`
 }
 
 // handleGoroutines serves GoroutinesPath, which is routed only when
@@ -33,9 +41,12 @@ type Goroutines struct {
 // so no request content or secret value can appear in it.
 func handleGoroutines() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		allocs := []metrics.Sample{{Name: "/gc/heap/allocs:bytes"}, {Name: "/gc/heap/allocs:objects"}}
+		metrics.Read(allocs)
 		var stacks bytes.Buffer
 		_ = pprof.Lookup("goroutine").WriteTo(&stacks, 2)
-		b, _ := json.Marshal(Goroutines{PID: os.Getpid(), Count: runtime.NumGoroutine(), Stacks: stacks.String()})
+		b, _ := json.Marshal(Goroutines{PID: os.Getpid(), Count: runtime.NumGoroutine(), Stacks: stacks.String(),
+			HeapAllocBytes: allocs[0].Value.Uint64(), HeapAllocObjects: allocs[1].Value.Uint64()})
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Cache-Control", "no-store")
 		_, _ = w.Write(b)

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/putsecrets/putsecrets/internal/follow"
 	"github.com/putsecrets/putsecrets/internal/provision"
 	"github.com/putsecrets/putsecrets/internal/queue"
 )
@@ -16,6 +17,8 @@ import (
 const (
 	FunctionHTTP  = "PutSecrets"
 	FunctionQueue = "PutSecretsFromQueue"
+	// FunctionKeyVault receives Key Vault events (CONTRACT.md §8).
+	FunctionKeyVault = "PutSecretsFromKeyVault"
 )
 
 // Binding names from the function.json files.
@@ -30,6 +33,8 @@ type Options struct {
 	Logger  *slog.Logger
 	Service provision.Putter
 	Queue   *queue.Processor
+	// Events handles Key Vault events; nil leaves PutSecretsFromKeyVault unrouted.
+	Events *follow.Events
 	// InvocationTimeout bounds each invocation.
 	InvocationTimeout time.Duration
 	// RequiredRole, when set, is the app role HTTP callers must carry
@@ -95,6 +100,9 @@ func addRoutes(mux *http.ServeMux, o Options) {
 	bodyTimeout := cmp.Or(o.BodyReadTimeout, BodyReadTimeout)
 	mux.Handle("POST /"+FunctionHTTP, recoverHTTP(o.Logger, handlePutSecrets(o.Logger, o.Service, httpBudget(o.InvocationTimeout), bodyTimeout, o.RequiredRole)))
 	mux.Handle("POST /"+FunctionQueue, recoverQueue(o.Logger, handlePutSecretsFromQueue(o.Logger, o.Queue, o.InvocationTimeout, bodyTimeout)))
+	if o.Events != nil {
+		mux.Handle("POST /"+FunctionKeyVault, recoverKeyVault(o.Logger, handlePutSecretsFromKeyVault(o.Logger, o.Events, o.InvocationTimeout, bodyTimeout)))
+	}
 	if o.DebugEndpoints {
 		mux.Handle("GET "+GoroutinesPath, handleGoroutines())
 	}
