@@ -262,7 +262,7 @@ func (s *Service) resolve(ctx context.Context, req *request.Request) ([]graph.Se
 		return nil, attachFields(err, refs, at, req)
 	}
 	for j, v := range values {
-		out[at[j]].Value = v
+		out[at[j]].Value = v.Value
 	}
 	return out, nil
 }
