@@ -34,7 +34,7 @@ import (
 // on first use).
 func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
 	log := slog.New(slog.NewJSONHandler(stdout, nil))
-	cfg, err := config.Load(getenv, readHostJSON())
+	cfg, err := config.LoadLookup(config.ProcessLookup(getenv), readHostJSON())
 	if err != nil {
 		return fmt.Errorf("refusing to start: %w", err)
 	}
@@ -68,11 +68,8 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	log.Info("handler listening", "address", ln.Addr().String(), "cloud", cfg.Cloud.Name, "credential", string(kind),
-		"allowedVaults", cfg.AllowedVaults, "graphApiVersion", cfg.GraphAPIVersion,
-		"invocationTimeout", cfg.InvocationTimeout.String(), "graphConsistencyWait", cfg.ConsistencyWait.String(),
-		"serviceBus", connectionKind(cfg.ServiceBus), "resultsQueue", cfg.ResultsQueue,
-		"requiredRole", cfg.RequiredRole, "debugEndpoints", cfg.DebugEndpoints)
+	log.Info("handler listening", append([]any{"address", ln.Addr().String(), "credential", string(kind),
+		"serviceBus", connectionKind(cfg.ServiceBus)}, cfg.LogAttrs()...)...)
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

@@ -39,7 +39,7 @@ func runValidate(args []string, getenv func(string) string, stdout, stderr io.Wr
 // every problem to out. The commands share it so that they judge a document
 // exactly as the functions do.
 func loadDocument(path string, getenv func(string) string, out io.Writer) (*config.Config, *request.Request, []byte, error) {
-	cfg, err := config.Load(getenv, nil)
+	cfg, err := config.LoadLookup(config.ProcessLookup(getenv), nil)
 	if err != nil {
 		return nil, nil, nil, err
 	}

@@ -37,9 +37,13 @@ func runWorker(ctx context.Context, args []string, getenv func(string) string, s
 		return usageError{"--concurrency must be at least 1 and --session-idle positive"}
 	}
 	log := slog.New(slog.NewJSONHandler(stdout, nil))
-	cfg, err := config.Load(getenv, readHostJSON())
+	cfg, err := config.LoadLookup(config.ProcessLookup(getenv), readHostJSON())
 	if err != nil {
 		return fmt.Errorf("refusing to start: %w", err)
+	}
+	q := firstNonEmpty(*queueName, cfg.Queue)
+	if err := cfg.CheckRequestQueue(q, "--queue"); err != nil {
+		return usageError{err.Error()}
 	}
 	c, err := conn.connection(cfg.ServiceBus)
 	if err != nil {
@@ -54,10 +58,7 @@ func runWorker(ctx context.Context, args []string, getenv func(string) string, s
 		return fmt.Errorf("refusing to start: %w", err)
 	}
 	defer closeServiceBus(log, sb)
-	q := firstNonEmpty(*queueName, cfg.Queue)
-	log.Info("worker starting", "queue", q, "serviceBus", connectionKind(c), "cloud", cfg.Cloud.Name,
-		"credential", string(kind), "allowedVaults", cfg.AllowedVaults, "graphApiVersion", cfg.GraphAPIVersion,
-		"resultsQueue", cfg.ResultsQueue)
+	log.Info("worker starting", append(cfg.LogAttrs(), "receiveQueue", q, "serviceBus", connectionKind(c), "credential", string(kind))...)
 	return worker.Run(ctx, worker.Options{
 		Client:             sb.SDK(),
 		Queue:              q,

@@ -19,6 +19,12 @@ locals {
       PUTSECRETS_ALLOW_LITERAL_CREDENTIALS = "false"
       PUTSECRETS_QUEUE                     = azurerm_servicebus_queue.requests.name
       PUTSECRETS_RESULTS_QUEUE             = azurerm_servicebus_queue.results.name
+      PUTSECRETS_EVENTS_QUEUE              = azurerm_servicebus_queue.events.name
+      PUTSECRETS_RECONCILE_SCHEDULE        = var.reconcile_schedule
+
+      # Explicit rather than the app's default from AzureWebJobsStorage__*:
+      # the container this module creates, in every cloud.
+      PUTSECRETS_STATE_URL = "${azurerm_storage_account.host.primary_blob_endpoint}${azurerm_storage_container.state.name}"
 
       ServiceBusConnection__fullyQualifiedNamespace = "${azurerm_servicebus_namespace.main.name}.${local.cloud.service_bus_suffix}"
       ServiceBusConnection__credential              = "managedidentity"

@@ -41,6 +41,7 @@ locals {
     key_vault            = "kv-ps-${local.token}"
     plan                 = "plan-putsecrets-${local.token}"
     function_app         = "func-putsecrets-${local.token}"
+    event_grid_topic     = "evgt-putsecrets-${local.token}"
   }
 
   tags = merge(var.tags, { "azd-env-name" = var.environment_name })

@@ -45,3 +45,12 @@ output "PUTSECRETS_QUEUE" {
 output "PUTSECRETS_RESULTS_QUEUE" {
   value = azurerm_servicebus_queue.results.name
 }
+
+output "PUTSECRETS_EVENTS_QUEUE" {
+  value = azurerm_servicebus_queue.events.name
+}
+
+output "PUTSECRETS_STATE_URL" {
+  description = "Blob container of kept desired states: the input of handler state --state-url."
+  value       = "${azurerm_storage_account.host.primary_blob_endpoint}${azurerm_storage_container.state.name}"
+}

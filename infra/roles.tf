@@ -26,6 +26,32 @@ resource "azurerm_role_assignment" "service_bus_data_sender" {
   principal_type       = "ServicePrincipal"
 }
 
+# Requests the app sends itself (CONTRACT.md §8): PutSecretsFromKeyVault and
+# Reconcile send kept documents to the request queue.
+resource "azurerm_role_assignment" "service_bus_request_sender" {
+  scope                = azurerm_servicebus_queue.requests.id
+  role_definition_name = "Azure Service Bus Data Sender"
+  principal_id         = azurerm_user_assigned_identity.app.principal_id
+  principal_type       = "ServicePrincipal"
+}
+
+# PutSecretsFromKeyVault's trigger: receive and settle Key Vault events.
+resource "azurerm_role_assignment" "service_bus_events_receiver" {
+  scope                = azurerm_servicebus_queue.events.id
+  role_definition_name = "Azure Service Bus Data Receiver"
+  principal_id         = azurerm_user_assigned_identity.app.principal_id
+  principal_type       = "ServicePrincipal"
+}
+
+# The vault's Event Grid system topic delivers to the events queue, and
+# nowhere else.
+resource "azurerm_role_assignment" "event_grid_events_sender" {
+  scope                = azurerm_servicebus_queue.events.id
+  role_definition_name = "Azure Service Bus Data Sender"
+  principal_id         = azurerm_eventgrid_system_topic.key_vault.identity[0].principal_id
+  principal_type       = "ServicePrincipal"
+}
+
 # Outcome messages to queues that requests name in ReplyTo.
 resource "azurerm_role_assignment" "service_bus_reply_to_sender" {
   for_each = toset(var.reply_to_queue_names)

@@ -21,3 +21,12 @@ resource "azurerm_storage_container" "deployment" {
   storage_account_id    = azurerm_storage_account.host.id
   container_access_type = "private"
 }
+
+# Kept desired states of followed service principals (CONTRACT.md §8,
+# PUTSECRETS_STATE_URL). The identity's Storage Blob Data Owner on the host
+# account already covers it: no role of its own.
+resource "azurerm_storage_container" "state" {
+  name                  = var.state_container_name
+  storage_account_id    = azurerm_storage_account.host.id
+  container_access_type = "private"
+}

@@ -82,6 +82,34 @@ variable "results_queue_name" {
   default     = "putsecrets-results"
 }
 
+variable "events_queue_name" {
+  description = "PUTSECRETS_EVENTS_QUEUE: the queue the vault's Event Grid system topic delivers Key Vault events to (never session-enabled)."
+  type        = string
+  default     = "putsecrets-kv-events"
+}
+
+variable "state_container_name" {
+  description = "Blob container in the host storage account for kept desired states (PUTSECRETS_STATE_URL)."
+  type        = string
+  default     = "putsecrets-state"
+
+  validation {
+    condition     = can(regex("^[a-z0-9](?:[a-z0-9]|-[a-z0-9]){2,62}$", var.state_container_name))
+    error_message = "state_container_name must be a container name: 3-63 lower-case letters, digits and single hyphens."
+  }
+}
+
+variable "reconcile_schedule" {
+  description = "PUTSECRETS_RECONCILE_SCHEDULE: six-field NCRONTAB schedule of Reconcile ({second} {minute} {hour} {day} {month} {day-of-week}, UTC)."
+  type        = string
+  default     = "0 0 3 * * *"
+
+  validation {
+    condition     = length(split(" ", trimspace(replace(var.reconcile_schedule, "/ +/", " ")))) == 6
+    error_message = "reconcile_schedule must have six fields, e.g. \"0 0 3 * * *\" (daily at 03:00 UTC)."
+  }
+}
+
 variable "request_queue_requires_session" {
   description = "Create the request queue session-enabled (set isSessionsEnabled in PutSecretsFromQueue/function.json to match). Changing it recreates the queue."
   type        = bool

@@ -2,6 +2,7 @@ package invariants
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2/hclsyntax"
@@ -10,25 +11,45 @@ import (
 
 // The names infra/ gives the things the invariants are about.
 const (
-	identityRef    = "azurerm_user_assigned_identity.app"
-	functionAppRef = "azurerm_function_app_flex_consumption.main"
+	identityRef     = "azurerm_user_assigned_identity.app"
+	functionAppRef  = "azurerm_function_app_flex_consumption.main"
+	topicRef        = "azurerm_eventgrid_system_topic.key_vault"
+	subscriptionRef = "azurerm_eventgrid_system_topic_event_subscription.key_vault_secrets"
+
+	// identityPrincipal and topicPrincipal are the two principals infra/
+	// grants roles to: the app's identity and the vault's Event Grid
+	// system topic's identity.
+	identityPrincipal = identityRef + ".principal_id"
+	topicPrincipal    = topicRef + ".identity[0].principal_id"
 )
 
-// RoleAssignment is a data-plane role the app's identity must hold, on the
-// scope written as Terraform source.
+// RoleAssignment is a data-plane role a principal must hold, on the scope
+// written as Terraform source.
 type RoleAssignment struct {
-	Role  string
-	Scope string
+	Role      string
+	Scope     string
+	Principal string
 }
 
-// RequiredRoles are the identity's roles (AZURE-FACTS.md §4), each on its
-// narrowest scope.
+// RequiredRoles are the identity's roles (AZURE-FACTS.md §4) and the Event
+// Grid system topic's one role, each on its narrowest scope.
 var RequiredRoles = []RoleAssignment{
-	{"Storage Blob Data Owner", "azurerm_storage_account.host.id"},
-	{"Azure Service Bus Data Receiver", "azurerm_servicebus_queue.requests.id"},
-	{"Azure Service Bus Data Sender", "azurerm_servicebus_queue.results.id"},
-	{"Key Vault Secrets User", "local.key_vault_id"},
-	{"Monitoring Metrics Publisher", "azurerm_application_insights.main.id"},
+	{"Storage Blob Data Owner", "azurerm_storage_account.host.id", identityPrincipal},
+	{"Azure Service Bus Data Receiver", "azurerm_servicebus_queue.requests.id", identityPrincipal},
+	{"Azure Service Bus Data Sender", "azurerm_servicebus_queue.results.id", identityPrincipal},
+	{"Azure Service Bus Data Sender", "azurerm_servicebus_queue.requests.id", identityPrincipal},
+	{"Azure Service Bus Data Receiver", "azurerm_servicebus_queue.events.id", identityPrincipal},
+	{"Key Vault Secrets User", "local.key_vault_id", identityPrincipal},
+	{"Monitoring Metrics Publisher", "azurerm_application_insights.main.id", identityPrincipal},
+	{"Azure Service Bus Data Sender", "azurerm_servicebus_queue.events.id", topicPrincipal},
+}
+
+// keyVaultEventTypes are the events the system topic's subscription must
+// deliver, and no others (CONTRACT.md §8).
+var keyVaultEventTypes = []string{
+	"Microsoft.KeyVault.SecretNewVersionCreated",
+	"Microsoft.KeyVault.SecretNearExpiry",
+	"Microsoft.KeyVault.SecretExpired",
 }
 
 // broadRoles must never go to the app's identity.
@@ -78,6 +99,9 @@ var RequiredSettings = []Setting{
 	{Name: "PUTSECRETS_ALLOW_LITERAL_CREDENTIALS", Want: equals(`"false"`)},
 	{Name: "PUTSECRETS_QUEUE", Want: equals("azurerm_servicebus_queue.requests.name")},
 	{Name: "PUTSECRETS_RESULTS_QUEUE", Want: equals("azurerm_servicebus_queue.results.name")},
+	{Name: "PUTSECRETS_EVENTS_QUEUE", Want: equals("azurerm_servicebus_queue.events.name")},
+	{Name: "PUTSECRETS_STATE_URL", Want: equals(`"${azurerm_storage_account.host.primary_blob_endpoint}${azurerm_storage_container.state.name}"`)},
+	{Name: "PUTSECRETS_RECONCILE_SCHEDULE", Want: equals("var.reconcile_schedule")},
 	{Name: "ServiceBusConnection__fullyQualifiedNamespace", Want: contains("azurerm_servicebus_namespace.main.name")},
 	{Name: "ServiceBusConnection__credential", Want: equals(`"managedidentity"`)},
 	{Name: "ServiceBusConnection__clientId", Want: equals(identityRef + ".client_id")},
@@ -109,6 +133,8 @@ func CheckMain(m *Module) []string {
 	p = append(p, checkSettings(m)...)
 	p = append(p, checkRoles(m)...)
 	p = append(p, checkQueues(m)...)
+	p = append(p, checkEventGrid(m)...)
+	p = append(p, checkStateContainer(m)...)
 	return p
 }
 
@@ -246,12 +272,11 @@ func checkSettings(m *Module) []string {
 
 func checkRoles(m *Module) []string {
 	var p []string
-	principal := identityRef + ".principal_id"
 	for _, want := range RequiredRoles {
 		found := false
 		for _, b := range m.ResourcesOfType("azurerm_role_assignment") {
 			role, _ := LiteralString(attrExpr(b, "role_definition_name"))
-			if role != want.Role || m.attrText(b, "principal_id") != principal {
+			if role != want.Role || m.attrText(b, "principal_id") != want.Principal {
 				continue
 			}
 			if m.attrText(b, "scope") != want.Scope {
@@ -263,7 +288,7 @@ func checkRoles(m *Module) []string {
 			found = true
 		}
 		if !found {
-			p = append(p, fmt.Sprintf("role %q on %s for %s is missing", want.Role, want.Scope, principal))
+			p = append(p, fmt.Sprintf("role %q on %s for %s is missing", want.Role, want.Scope, want.Principal))
 		}
 	}
 	for _, b := range m.ResourcesOfType("azurerm_role_assignment") {
@@ -272,13 +297,24 @@ func checkRoles(m *Module) []string {
 			p = append(p, fmt.Sprintf("role assignment %s: role_definition_name must be a literal role name", b.Labels[1]))
 			continue
 		}
-		if m.attrText(b, "principal_id") != principal {
-			continue
-		}
+		principal := m.attrText(b, "principal_id")
 		scope := m.attrText(b, "scope")
-		namespaceWide := strings.Contains(scope, "azurerm_servicebus_namespace.") && !strings.Contains(scope, "/queues/")
-		if broadRoles[role] || namespaceWide || strings.Contains(scope, "azurerm_resource_group") || strings.Contains(scope, "subscription") {
-			p = append(p, fmt.Sprintf("role assignment %s gives the app identity %q on %s: broader than it needs", b.Labels[1], role, scope))
+		switch principal {
+		case identityPrincipal:
+			namespaceWide := strings.Contains(scope, "azurerm_servicebus_namespace.") && !strings.Contains(scope, "/queues/")
+			if broadRoles[role] || namespaceWide || strings.Contains(scope, "azurerm_resource_group") || strings.Contains(scope, "subscription") {
+				p = append(p, fmt.Sprintf("role assignment %s gives the app identity %q on %s: broader than it needs", b.Labels[1], role, scope))
+			}
+		case topicPrincipal:
+			// The system topic only ever sends to the events queue.
+			if role != "Azure Service Bus Data Sender" || scope != "azurerm_servicebus_queue.events.id" {
+				p = append(p, fmt.Sprintf("role assignment %s gives the Event Grid system topic %q on %s: it may only have "+
+					"Azure Service Bus Data Sender on azurerm_servicebus_queue.events.id", b.Labels[1], role, scope))
+			}
+		default:
+			if strings.Contains(principal, topicRef) {
+				p = append(p, fmt.Sprintf("role assignment %s: principal %s is not %s", b.Labels[1], principal, topicPrincipal))
+			}
 		}
 	}
 	return p
@@ -288,20 +324,109 @@ func checkQueues(m *Module) []string {
 	var p []string
 	req := m.Resource("azurerm_servicebus_queue", "requests")
 	res := m.Resource("azurerm_servicebus_queue", "results")
-	if req == nil || res == nil {
-		return []string{"azurerm_servicebus_queue.requests and .results must both be declared"}
+	ev := m.Resource("azurerm_servicebus_queue", "events")
+	if req == nil || res == nil || ev == nil {
+		return []string{"azurerm_servicebus_queue.requests, .results and .events must all be declared"}
 	}
 	p = append(p, m.want("azurerm_servicebus_queue.requests", req, "requires_session", "var.request_queue_requires_session")...)
 	p = append(p, m.want("azurerm_servicebus_queue.requests", req, "dead_lettering_on_message_expiration", "true")...)
 	p = append(p, m.want("azurerm_servicebus_queue.requests", req, "max_delivery_count", "var.max_delivery_count")...)
 	p = append(p, m.want("azurerm_servicebus_queue.requests", req, "name", "var.request_queue_name")...)
 	p = append(p, m.want("azurerm_servicebus_queue.results", res, "name", "var.results_queue_name")...)
+	// Event Grid cannot deliver to a session-enabled queue, and redelivers:
+	// duplicate detection drops the second copy (MessageId = event ID).
+	p = append(p, m.want("azurerm_servicebus_queue.events", ev, "name", "var.events_queue_name")...)
+	p = append(p, m.want("azurerm_servicebus_queue.events", ev, "requires_session", "false")...)
+	p = append(p, m.want("azurerm_servicebus_queue.events", ev, "requires_duplicate_detection", "true")...)
+	p = append(p, m.want("azurerm_servicebus_queue.events", ev, "dead_lettering_on_message_expiration", "true")...)
 	if v := m.Variables["request_queue_requires_session"]; v == nil {
 		p = append(p, "variable request_queue_requires_session is not declared")
 	} else if d := Attr(v.Body, "default"); d == nil || m.Text(d.Expr.Range()) != "false" {
 		p = append(p, "variable request_queue_requires_session must default to false")
 	}
 	return p
+}
+
+// checkEventGrid checks the route of Key Vault events: a system topic on the
+// vault with a managed identity, and one subscription that delivers exactly
+// the three secret events to the events queue with that identity.
+func checkEventGrid(m *Module) []string {
+	topic := m.Resources[topicRef]
+	sub := m.Resources[subscriptionRef]
+	if topic == nil || sub == nil {
+		return []string{"no " + topicRef + " or " + subscriptionRef + " is declared: Key Vault events would reach nobody"}
+	}
+	var p []string
+	p = append(p, m.want(topicRef, topic, "source_resource_id", "local.key_vault_id")...)
+	p = append(p, m.want(topicRef, topic, "topic_type", `"Microsoft.KeyVault.vaults"`)...)
+	if ids := Blocks(topic.Body, "identity"); len(ids) != 1 {
+		p = append(p, topicRef+": needs exactly one identity block (delivery with managed identity)")
+	} else {
+		p = append(p, m.want(topicRef+".identity", ids[0], "type", `"SystemAssigned"`)...)
+	}
+	p = append(p, m.want(subscriptionRef, sub, "system_topic", topicRef+".name")...)
+	p = append(p, m.want(subscriptionRef, sub, "service_bus_queue_id", "azurerm_servicebus_queue.events.id")...)
+	for _, other := range []string{"webhook_endpoint", "azure_function_endpoint", "eventhub_id", "hybrid_connection_id", "service_bus_topic_id", "storage_queue_endpoint"} {
+		if Attr(sub.Body, other) != nil || len(Blocks(sub.Body, other)) > 0 {
+			p = append(p, fmt.Sprintf("%s: %s is set; events go to the events queue only", subscriptionRef, other))
+		}
+	}
+	if ids := Blocks(sub.Body, "delivery_identity"); len(ids) != 1 {
+		p = append(p, subscriptionRef+": needs a delivery_identity block: the topic's identity sends, no key does")
+	} else {
+		p = append(p, m.want(subscriptionRef+".delivery_identity", ids[0], "type", `"SystemAssigned"`)...)
+	}
+	types, ok := literalStrings(attrExpr(sub, "included_event_types"))
+	if !ok {
+		p = append(p, subscriptionRef+": included_event_types must be a literal list (unset means every Key Vault event)")
+	} else {
+		have := map[string]bool{}
+		for _, t := range types {
+			have[t] = true
+			if !slices.Contains(keyVaultEventTypes, t) {
+				p = append(p, fmt.Sprintf("%s: included_event_types has %s, which the app does not handle", subscriptionRef, t))
+			}
+		}
+		for _, t := range keyVaultEventTypes {
+			if !have[t] {
+				p = append(p, fmt.Sprintf("%s: included_event_types lacks %s", subscriptionRef, t))
+			}
+		}
+	}
+	if d := Attr(sub.Body, "depends_on"); d == nil || !strings.Contains(m.Text(d.Expr.Range()), "azurerm_role_assignment.event_grid_events_sender") {
+		p = append(p, subscriptionRef+": must depend on azurerm_role_assignment.event_grid_events_sender (Event Grid checks the delivery identity's access at creation)")
+	}
+	return p
+}
+
+// checkStateContainer checks the container of kept desired states: private,
+// in the host account (where the identity's Storage Blob Data Owner is).
+func checkStateContainer(m *Module) []string {
+	c := m.Resource("azurerm_storage_container", "state")
+	if c == nil {
+		return []string{"no azurerm_storage_container.state is declared: PUTSECRETS_STATE_URL would name no container"}
+	}
+	var p []string
+	p = append(p, m.want("azurerm_storage_container.state", c, "storage_account_id", "azurerm_storage_account.host.id")...)
+	p = append(p, m.want("azurerm_storage_container.state", c, "container_access_type", `"private"`)...)
+	return p
+}
+
+// literalStrings is the value of a literal list of strings.
+func literalStrings(e hclsyntax.Expression) ([]string, bool) {
+	t, ok := e.(*hclsyntax.TupleConsExpr)
+	if !ok {
+		return nil, false
+	}
+	var out []string
+	for _, item := range t.Exprs {
+		s, ok := LiteralString(item)
+		if !ok {
+			return nil, false
+		}
+		out = append(out, s)
+	}
+	return out, true
 }
 
 func attrExpr(b *hclsyntax.Block, name string) hclsyntax.Expression {

@@ -1,7 +1,12 @@
 package invariants
 
 import (
+	"bytes"
+	"os"
+	"path/filepath"
 	"testing"
+
+	"github.com/hashicorp/hcl/v2/hclwrite"
 )
 
 const (
@@ -38,6 +43,7 @@ func TestSettingsCoverContract(t *testing.T) {
 	want := []string{
 		"PUTSECRETS_ALLOWED_VAULTS", "AZURE_CLOUD", "PUTSECRETS_GRAPH_API_VERSION", "AZURE_CLIENT_ID",
 		"PUTSECRETS_ALLOW_LITERAL_CREDENTIALS", "PUTSECRETS_QUEUE", "PUTSECRETS_RESULTS_QUEUE",
+		"PUTSECRETS_EVENTS_QUEUE", "PUTSECRETS_STATE_URL", "PUTSECRETS_RECONCILE_SCHEDULE",
 		"ServiceBusConnection__fullyQualifiedNamespace", "ServiceBusConnection__credential", "ServiceBusConnection__clientId",
 		"PUTSECRETS_REQUIRED_ROLE", "PUTSECRETS_ALLOWED_SERVICE_PRINCIPALS",
 		"AzureWebJobsStorage__accountName", "AzureWebJobsStorage__credential", "AzureWebJobsStorage__clientId",
@@ -50,6 +56,28 @@ func TestSettingsCoverContract(t *testing.T) {
 	for _, name := range want {
 		if !have[name] {
 			t.Errorf("RequiredSettings lacks %s", name)
+		}
+	}
+}
+
+// TestFormatted: every .tf and .tftest.hcl file is as `tofu fmt` writes it
+// (hclwrite.Format, which tofu fmt applies), so make infra-validate's
+// fmt -check cannot be the first to notice.
+func TestFormatted(t *testing.T) {
+	t.Parallel()
+	for _, pattern := range []string{mainDir + "/*.tf", graphDir + "/*.tf", mainDir + "/tests/*.tftest.hcl"} {
+		files, err := filepath.Glob(pattern)
+		if err != nil || len(files) == 0 {
+			t.Fatalf("no files match %s (%v)", pattern, err)
+		}
+		for _, f := range files {
+			b, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if out := hclwrite.Format(b); !bytes.Equal(out, b) {
+				t.Errorf("%s is not formatted: run tofu fmt (or terraform fmt) on it", f)
+			}
 		}
 	}
 }

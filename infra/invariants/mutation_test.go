@@ -30,7 +30,7 @@ func TestMutationsAreCaught(t *testing.T) {
 			replace("functionapp.tf", "storage_user_assigned_identity_id = azurerm_user_assigned_identity.app.id", "storage_user_assigned_identity_id = azurerm_user_assigned_identity.app.idd"),
 			`azurerm_user_assigned_identity has no attribute "idd"`},
 		{"undeclared resource", mainDir,
-			replace("storage.tf", "storage_account_id    = azurerm_storage_account.host.id", "storage_account_id    = azurerm_storage_account.hots.id"),
+			replace("storage.tf", "name                  = local.names.deployment_container\n  storage_account_id    = azurerm_storage_account.host.id", "name                  = local.names.deployment_container\n  storage_account_id    = azurerm_storage_account.hots.id"),
 			"no resource azurerm_storage_account.hots is declared"},
 		{"undeclared variable", mainDir,
 			replace("servicebus.tf", "var.request_queue_requires_session", "var.request_queue_require_session"),
@@ -68,6 +68,102 @@ func TestMutationsAreCaught(t *testing.T) {
 		{"identity made Contributor", mainDir,
 			replace("roles.tf", `role_definition_name = "Monitoring Metrics Publisher"`, `role_definition_name = "Contributor"`),
 			`"Contributor" on azurerm_application_insights.main.id: broader than it needs`},
+
+		// Following Key Vault (CONTRACT.md §8): every new resource, role and
+		// scope, dropped or widened.
+		{"state container dropped", mainDir,
+			removeBlock("storage.tf", "resource", "azurerm_storage_container", "state"),
+			"no resource azurerm_storage_container.state is declared"},
+		{"state container public", mainDir,
+			replace("storage.tf", "name                  = var.state_container_name\n  storage_account_id    = azurerm_storage_account.host.id\n  container_access_type = \"private\"",
+				"name                  = var.state_container_name\n  storage_account_id    = azurerm_storage_account.host.id\n  container_access_type = \"blob\""),
+			`azurerm_storage_container.state: container_access_type = "blob", want "private"`},
+		{"state URL names the deployment container", mainDir,
+			replace("functionapp.tf", "${azurerm_storage_container.state.name}\"\n", "${azurerm_storage_container.deployment.name}\"\n"),
+			"app_settings: PUTSECRETS_STATE_URL is"},
+		{"state URL with a SAS", mainDir,
+			replace("functionapp.tf", "${azurerm_storage_container.state.name}\"\n", "${azurerm_storage_container.state.name}?sv=2022-11-02&sig=bm90LWEtc2ln\"\n"),
+			"literal carries a credential"},
+		{"events queue dropped", mainDir,
+			removeBlock("servicebus.tf", "resource", "azurerm_servicebus_queue", "events"),
+			"no resource azurerm_servicebus_queue.events is declared"},
+		{"events queue session-enabled", mainDir,
+			replace("servicebus.tf", "requires_session                        = false", "requires_session                        = true"),
+			"azurerm_servicebus_queue.events: requires_session = true, want false"},
+		{"events queue without duplicate detection", mainDir,
+			replace("servicebus.tf", "requires_duplicate_detection            = true", "requires_duplicate_detection            = false"),
+			"azurerm_servicebus_queue.events: requires_duplicate_detection = false, want true"},
+		{"system topic dropped", mainDir,
+			removeBlock("eventgrid.tf", "resource", "azurerm_eventgrid_system_topic", "key_vault"),
+			"no resource azurerm_eventgrid_system_topic.key_vault is declared"},
+		{"system topic on another resource", mainDir,
+			replace("eventgrid.tf", "source_resource_id  = local.key_vault_id", "source_resource_id  = azurerm_storage_account.host.id"),
+			"source_resource_id = azurerm_storage_account.host.id, want local.key_vault_id"},
+		{"system topic of another type", mainDir,
+			replace("eventgrid.tf", `topic_type          = "Microsoft.KeyVault.vaults"`, `topic_type          = "Microsoft.Storage.StorageAccounts"`),
+			`topic_type = "Microsoft.Storage.StorageAccounts", want "Microsoft.KeyVault.vaults"`},
+		{"system topic without an identity", mainDir,
+			removeNested("eventgrid.tf", "azurerm_eventgrid_system_topic", "key_vault", "identity"),
+			"needs exactly one identity block"},
+		{"event subscription dropped", mainDir,
+			removeBlock("eventgrid.tf", "resource", "azurerm_eventgrid_system_topic_event_subscription", "key_vault_secrets"),
+			"Key Vault events would reach nobody"},
+		{"event subscription to the request queue", mainDir,
+			replace("eventgrid.tf", "service_bus_queue_id = azurerm_servicebus_queue.events.id", "service_bus_queue_id = azurerm_servicebus_queue.requests.id"),
+			"service_bus_queue_id = azurerm_servicebus_queue.requests.id, want azurerm_servicebus_queue.events.id"},
+		{"event subscription to a webhook", mainDir,
+			replace("eventgrid.tf", "service_bus_queue_id = azurerm_servicebus_queue.events.id", "webhook_endpoint {\n    url = \"https://example.com/hook\"\n  }"),
+			"webhook_endpoint is set"},
+		{"event subscription without delivery identity", mainDir,
+			removeNested("eventgrid.tf", "azurerm_eventgrid_system_topic_event_subscription", "key_vault_secrets", "delivery_identity"),
+			"needs a delivery_identity block"},
+		{"event subscription misses SecretNewVersionCreated", mainDir,
+			removeLine("eventgrid.tf", `^\s+"Microsoft\.KeyVault\.SecretNewVersionCreated",`),
+			"included_event_types lacks Microsoft.KeyVault.SecretNewVersionCreated"},
+		{"event subscription misses SecretNearExpiry", mainDir,
+			removeLine("eventgrid.tf", `^\s+"Microsoft\.KeyVault\.SecretNearExpiry",`),
+			"included_event_types lacks Microsoft.KeyVault.SecretNearExpiry"},
+		{"event subscription misses SecretExpired", mainDir,
+			removeLine("eventgrid.tf", `^\s+"Microsoft\.KeyVault\.SecretExpired",`),
+			"included_event_types lacks Microsoft.KeyVault.SecretExpired"},
+		{"event subscription takes every event", mainDir,
+			replace("eventgrid.tf", "    \"Microsoft.KeyVault.SecretExpired\",\n", "    \"Microsoft.KeyVault.SecretExpired\",\n    \"Microsoft.KeyVault.KeyNewVersionCreated\",\n"),
+			"included_event_types has Microsoft.KeyVault.KeyNewVersionCreated"},
+		{"event subscription created before its role", mainDir,
+			replace("eventgrid.tf", "depends_on = [azurerm_role_assignment.event_grid_events_sender]", "depends_on = []"),
+			"must depend on azurerm_role_assignment.event_grid_events_sender"},
+		{"app's request sender dropped", mainDir,
+			removeBlock("roles.tf", "resource", "azurerm_role_assignment", "service_bus_request_sender"),
+			`role "Azure Service Bus Data Sender" on azurerm_servicebus_queue.requests.id for azurerm_user_assigned_identity.app.principal_id is missing`},
+		{"app's events receiver dropped", mainDir,
+			removeBlock("roles.tf", "resource", "azurerm_role_assignment", "service_bus_events_receiver"),
+			`role "Azure Service Bus Data Receiver" on azurerm_servicebus_queue.events.id for azurerm_user_assigned_identity.app.principal_id is missing`},
+		{"system topic's sender dropped", mainDir,
+			removeBlock("roles.tf", "resource", "azurerm_role_assignment", "event_grid_events_sender"),
+			`role "Azure Service Bus Data Sender" on azurerm_servicebus_queue.events.id for azurerm_eventgrid_system_topic.key_vault.identity[0].principal_id is missing`},
+		{"app's request sender widened to the namespace", mainDir,
+			replace("roles.tf", "resource \"azurerm_role_assignment\" \"service_bus_request_sender\" {\n  scope                = azurerm_servicebus_queue.requests.id",
+				"resource \"azurerm_role_assignment\" \"service_bus_request_sender\" {\n  scope                = azurerm_servicebus_namespace.main.id"),
+			"role assignment service_bus_request_sender gives the app identity \"Azure Service Bus Data Sender\" on azurerm_servicebus_namespace.main.id: broader than it needs"},
+		{"app's events receiver widened to the namespace", mainDir,
+			replace("roles.tf", "resource \"azurerm_role_assignment\" \"service_bus_events_receiver\" {\n  scope                = azurerm_servicebus_queue.events.id",
+				"resource \"azurerm_role_assignment\" \"service_bus_events_receiver\" {\n  scope                = azurerm_servicebus_namespace.main.id"),
+			"role assignment service_bus_events_receiver gives the app identity \"Azure Service Bus Data Receiver\" on azurerm_servicebus_namespace.main.id: broader than it needs"},
+		{"system topic's sender widened to the namespace", mainDir,
+			replace("roles.tf", "resource \"azurerm_role_assignment\" \"event_grid_events_sender\" {\n  scope                = azurerm_servicebus_queue.events.id",
+				"resource \"azurerm_role_assignment\" \"event_grid_events_sender\" {\n  scope                = azurerm_servicebus_namespace.main.id"),
+			"gives the Event Grid system topic \"Azure Service Bus Data Sender\" on azurerm_servicebus_namespace.main.id"},
+		{"system topic's sender moved to the request queue", mainDir,
+			replace("roles.tf", "resource \"azurerm_role_assignment\" \"event_grid_events_sender\" {\n  scope                = azurerm_servicebus_queue.events.id",
+				"resource \"azurerm_role_assignment\" \"event_grid_events_sender\" {\n  scope                = azurerm_servicebus_queue.requests.id"),
+			"gives the Event Grid system topic \"Azure Service Bus Data Sender\" on azurerm_servicebus_queue.requests.id"},
+		{"system topic made Data Owner", mainDir,
+			replace("roles.tf", "resource \"azurerm_role_assignment\" \"event_grid_events_sender\" {\n  scope                = azurerm_servicebus_queue.events.id\n  role_definition_name = \"Azure Service Bus Data Sender\"",
+				"resource \"azurerm_role_assignment\" \"event_grid_events_sender\" {\n  scope                = azurerm_servicebus_queue.events.id\n  role_definition_name = \"Azure Service Bus Data Owner\""),
+			"gives the Event Grid system topic \"Azure Service Bus Data Owner\""},
+		{"system topic given a second role", mainDir,
+			appendText("roles.tf", "\nresource \"azurerm_role_assignment\" \"event_grid_reader\" {\n  scope                = local.key_vault_id\n  role_definition_name = \"Key Vault Secrets User\"\n  principal_id         = azurerm_eventgrid_system_topic.key_vault.identity[0].principal_id\n}\n"),
+			"gives the Event Grid system topic \"Key Vault Secrets User\" on local.key_vault_id"},
 
 		// Settings.
 		{"literal credentials allowed", mainDir,
@@ -297,6 +393,33 @@ func removeBlock(file, typ string, labels ...string) func(*testing.T, string) {
 				return "", fmt.Errorf("no %s %v", typ, labels)
 			}
 			f.Body().RemoveBlock(b)
+			return string(f.Bytes()), nil
+		})
+	}
+}
+
+// removeNested deletes every nested block named nested from one resource.
+func removeNested(file, typ, name, nested string) func(*testing.T, string) {
+	return func(t *testing.T, dir string) {
+		edit(t, filepath.Join(dir, file), func(s string) (string, error) {
+			f, diags := hclwrite.ParseConfig([]byte(s), file, hcl.InitialPos)
+			if diags.HasErrors() {
+				return "", diags
+			}
+			b := f.Body().FirstMatchingBlock("resource", []string{typ, name})
+			if b == nil {
+				return "", fmt.Errorf("no resource %s.%s", typ, name)
+			}
+			n := 0
+			for _, nb := range b.Body().Blocks() {
+				if nb.Type() == nested {
+					b.Body().RemoveBlock(nb)
+					n++
+				}
+			}
+			if n == 0 {
+				return "", fmt.Errorf("%s.%s has no %s block", typ, name, nested)
+			}
 			return string(f.Bytes()), nil
 		})
 	}

@@ -14,19 +14,20 @@ TF="${TF:-terraform}"
 if [[ "${PUTSECRETS_GRAPH_PERMISSIONS:-apply}" != skip ]]; then
 	"$TF" -chdir=infra/graph-permissions init -input=false
 	"$TF" -chdir=infra/graph-permissions apply -input=false -var "identity_principal_id=$IDENTITY_PRINCIPAL_ID"
+	# azd passes no target service principals: warn, with the command to
+	# add one, when Application.ReadWrite.OwnedBy owns nothing.
+	infra/scripts/postdeploy-check.sh graph-targets "$TF" "$IDENTITY_PRINCIPAL_ID"
 fi
 
 # azurerm injects a key-less storage connection string into Flex apps
 # (infra/functionapp.tf overrides it with ""); refuse to go on if a provider
 # change let it through, because the host would not start.
-webjobs_storage="$(az functionapp config appsettings list --resource-group "$AZURE_RESOURCE_GROUP" --name "$AZURE_FUNCTION_APP_NAME" \
-	--query "[?name=='AzureWebJobsStorage'].value | [0]" --output tsv)"
-if [[ -n "$webjobs_storage" ]]; then
-	echo "azd-postprovision: AzureWebJobsStorage on $AZURE_FUNCTION_APP_NAME holds a connection string; it must be empty (identity-based host storage). See infra/README.md, Known provider issue." >&2
-	exit 1
-fi
+infra/scripts/postdeploy-check.sh storage-setting "$AZURE_RESOURCE_GROUP" "$AZURE_FUNCTION_APP_NAME"
 
 make package
 az functionapp deployment source config-zip \
 	--resource-group "$AZURE_RESOURCE_GROUP" --name "$AZURE_FUNCTION_APP_NAME" --src dist/putsecrets.zip
+
+# The host works when it can list function keys (they live in host storage).
+infra/scripts/postdeploy-check.sh function-keys "$AZURE_RESOURCE_GROUP" "$AZURE_FUNCTION_APP_NAME"
 echo "azd-postprovision: PutSecrets: ${PUTSECRETS_URL:-}"

@@ -42,6 +42,7 @@ principal_id="$(output IDENTITY_PRINCIPAL_ID)"
 if [[ "${GRAPH_PERMISSIONS:-apply}" != skip ]]; then
 	"$TF" -chdir=infra/graph-permissions init -input=false
 	"$TF" -chdir=infra/graph-permissions apply -input=false "${approve[@]}" -var "identity_principal_id=$principal_id"
+	infra/scripts/postdeploy-check.sh graph-targets "$TF" "$principal_id"
 else
 	echo "deploy: GRAPH_PERMISSIONS=skip: a tenant administrator must apply infra/graph-permissions with identity_principal_id=$principal_id"
 fi
@@ -49,16 +50,15 @@ fi
 # azurerm injects a key-less storage connection string into Flex apps
 # (infra/functionapp.tf overrides it with ""); refuse to go on if a provider
 # change let it through, because the host would not start.
-webjobs_storage="$(az functionapp config appsettings list --resource-group "$resource_group" --name "$function_app" \
-	--query "[?name=='AzureWebJobsStorage'].value | [0]" --output tsv)"
-if [[ -n "$webjobs_storage" ]]; then
-	echo "deploy: AzureWebJobsStorage on $function_app holds a connection string; it must be empty (identity-based host storage). See infra/README.md, Known provider issue." >&2
-	exit 1
-fi
+infra/scripts/postdeploy-check.sh storage-setting "$resource_group" "$function_app"
 
 echo "deploy: pushing dist/putsecrets.zip to $function_app"
 az functionapp deployment source config-zip \
 	--resource-group "$resource_group" --name "$function_app" --src dist/putsecrets.zip
+
+# The setting alone proves nothing (host issues #11787, #11796, #11636): the
+# host works when it can list function keys, which live in host storage.
+infra/scripts/postdeploy-check.sh function-keys "$resource_group" "$function_app"
 
 echo "deploy: done. PutSecrets: $(output PUTSECRETS_URL)"
 echo "deploy: function key: az functionapp function keys list -g $resource_group -n $function_app --function-name PutSecrets --query default -o tsv"

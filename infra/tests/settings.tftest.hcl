@@ -52,6 +52,23 @@ mock_provider "azurerm" {
       id = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-putsecrets-test/providers/Microsoft.KeyVault/vaults/kv-ps"
     }
   }
+  mock_resource "azurerm_eventgrid_system_topic" {
+    defaults = {
+      id = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-putsecrets-test/providers/Microsoft.EventGrid/systemTopics/evgt-putsecrets"
+      identity = [{
+        type         = "SystemAssigned"
+        principal_id = "00000000-0000-0000-0000-0000000000e1"
+        tenant_id    = "00000000-0000-0000-0000-0000000000aa"
+        identity_ids = []
+      }]
+    }
+  }
+  mock_data "azurerm_key_vault" {
+    defaults = {
+      id       = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-secrets/providers/Microsoft.KeyVault/vaults/contoso-kv"
+      location = "chinanorth3"
+    }
+  }
   mock_resource "azurerm_service_plan" {
     defaults = {
       id = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-putsecrets-test/providers/Microsoft.Web/serverFarms/plan-putsecrets"
@@ -90,6 +107,26 @@ run "defaults" {
       azurerm_function_app_flex_consumption.main.app_settings["APPLICATIONINSIGHTS_AUTHENTICATION_STRING"] == "Authorization=AAD;ClientId=${azurerm_user_assigned_identity.app.client_id}",
     ])
     error_message = "a default app setting has the wrong value"
+  }
+  assert {
+    condition = alltrue([
+      azurerm_function_app_flex_consumption.main.app_settings["PUTSECRETS_EVENTS_QUEUE"] == "putsecrets-kv-events",
+      azurerm_function_app_flex_consumption.main.app_settings["PUTSECRETS_STATE_URL"] == "https://stpstest.blob.core.windows.net/putsecrets-state",
+      azurerm_function_app_flex_consumption.main.app_settings["PUTSECRETS_RECONCILE_SCHEDULE"] == "0 0 3 * * *",
+    ])
+    error_message = "the settings for following Key Vault (CONTRACT.md §8) have the wrong values"
+  }
+  assert {
+    condition = alltrue([
+      azurerm_servicebus_queue.events.requires_session == false,
+      azurerm_servicebus_queue.events.requires_duplicate_detection == true,
+      azurerm_eventgrid_system_topic.key_vault.source_resource_id == azurerm_key_vault.main[0].id,
+      azurerm_eventgrid_system_topic.key_vault.location == azurerm_resource_group.main.location,
+      azurerm_eventgrid_system_topic_event_subscription.key_vault_secrets.service_bus_queue_id == azurerm_servicebus_queue.events.id,
+      azurerm_role_assignment.event_grid_events_sender.principal_id == "00000000-0000-0000-0000-0000000000e1",
+      azurerm_role_assignment.event_grid_events_sender.scope == azurerm_servicebus_queue.events.id,
+    ])
+    error_message = "Key Vault events must reach the events queue through the vault's system topic and its identity"
   }
   assert {
     condition = length(setintersection(keys(azurerm_function_app_flex_consumption.main.app_settings), [
@@ -152,6 +189,14 @@ run "existing_vault_china_sessions_and_role" {
     error_message = "request_queue_requires_session must reach the queue"
   }
   assert {
+    condition     = azurerm_eventgrid_system_topic.key_vault.source_resource_id == var.key_vault_id && azurerm_eventgrid_system_topic.key_vault.location == "chinanorth3"
+    error_message = "the system topic must sit on the existing vault, in its location"
+  }
+  assert {
+    condition     = startswith(azurerm_function_app_flex_consumption.main.app_settings["PUTSECRETS_STATE_URL"], azurerm_storage_account.host.primary_blob_endpoint)
+    error_message = "PUTSECRETS_STATE_URL must be in the host storage account's blob endpoint of the cloud"
+  }
+  assert {
     condition     = length(azurerm_role_assignment.deployer_key_vault_secrets_officer) == 0
     error_message = "the deployer gets no role on a vault this module does not own"
   }
@@ -169,4 +214,24 @@ run "invalid_cloud_is_refused" {
   }
 
   expect_failures = [var.azure_cloud]
+}
+
+run "results_queue_equal_to_request_queue_is_refused" {
+  command = plan
+
+  variables {
+    results_queue_name = "PutSecrets-Requests"
+  }
+
+  expect_failures = [azurerm_servicebus_queue.results]
+}
+
+run "five_field_schedule_is_refused" {
+  command = plan
+
+  variables {
+    reconcile_schedule = "0 3 * * *"
+  }
+
+  expect_failures = [var.reconcile_schedule]
 }

@@ -1,8 +1,9 @@
 // Package cloud maps the AZURE_CLOUD setting to the endpoints of one Azure
-// cloud: Microsoft Graph, the Entra authority and the Key Vault DNS suffix.
+// cloud: Microsoft Graph, the Entra authority and the Key Vault and Storage
+// DNS suffixes.
 //
-// azcore/cloud knows only the login hosts; the Graph endpoints and Key Vault
-// suffixes per cloud are ours to map (CONTRACT.md §5).
+// azcore/cloud knows only the login hosts; the Graph endpoints and the Key
+// Vault and Storage suffixes per cloud are ours to map (CONTRACT.md §5).
 package cloud
 
 import (
@@ -22,6 +23,9 @@ type Cloud struct {
 	Authority string
 	// KeyVaultSuffix is the DNS suffix of the cloud's vaults, e.g. "vault.azure.net".
 	KeyVaultSuffix string
+	// StorageSuffix is the DNS suffix of the cloud's storage accounts, e.g.
+	// "core.windows.net" (blob endpoints are {account}.blob.{suffix}).
+	StorageSuffix string
 	// SDK is the azcore configuration for the same cloud, for credentials.
 	SDK azcloud.Configuration
 }
@@ -37,22 +41,26 @@ var (
 	Public = Cloud{
 		Name: "AzurePublic", Graph: "https://graph.microsoft.com",
 		Authority: "login.microsoftonline.com", KeyVaultSuffix: "vault.azure.net",
-		SDK: azcloud.AzurePublic,
+		StorageSuffix: "core.windows.net",
+		SDK:           azcloud.AzurePublic,
 	}
 	USGovernment = Cloud{
 		Name: "AzureUSGovernment", Graph: "https://graph.microsoft.us",
 		Authority: "login.microsoftonline.us", KeyVaultSuffix: "vault.usgovcloudapi.net",
-		SDK: azcloud.AzureGovernment,
+		StorageSuffix: "core.usgovcloudapi.net",
+		SDK:           azcloud.AzureGovernment,
 	}
 	USGovernmentDoD = Cloud{
 		Name: "AzureUSGovernmentDoD", Graph: "https://dod-graph.microsoft.us",
 		Authority: "login.microsoftonline.us", KeyVaultSuffix: "vault.usgovcloudapi.net",
-		SDK: azcloud.AzureGovernment,
+		StorageSuffix: "core.usgovcloudapi.net",
+		SDK:           azcloud.AzureGovernment,
 	}
 	China = Cloud{
 		Name: "AzureChina", Graph: "https://microsoftgraph.chinacloudapi.cn",
 		Authority: "login.chinacloudapi.cn", KeyVaultSuffix: "vault.azure.cn",
-		SDK: azcloud.AzureChina,
+		StorageSuffix: "core.chinacloudapi.cn",
+		SDK:           azcloud.AzureChina,
 	}
 )
 

@@ -9,14 +9,15 @@ func TestLookup(t *testing.T) {
 		graph     string
 		authority string
 		suffix    string
+		storage   string
 		wantErr   bool
 	}{
-		{"", "https://graph.microsoft.com", "login.microsoftonline.com", "vault.azure.net", false},
-		{"AzurePublic", "https://graph.microsoft.com", "login.microsoftonline.com", "vault.azure.net", false},
-		{"azureusgovernment", "https://graph.microsoft.us", "login.microsoftonline.us", "vault.usgovcloudapi.net", false},
-		{"AzureUSGovernmentDoD", "https://dod-graph.microsoft.us", "login.microsoftonline.us", "vault.usgovcloudapi.net", false},
-		{" AzureChina ", "https://microsoftgraph.chinacloudapi.cn", "login.chinacloudapi.cn", "vault.azure.cn", false},
-		{"AzureGermany", "", "", "", true},
+		{"", "https://graph.microsoft.com", "login.microsoftonline.com", "vault.azure.net", "core.windows.net", false},
+		{"AzurePublic", "https://graph.microsoft.com", "login.microsoftonline.com", "vault.azure.net", "core.windows.net", false},
+		{"azureusgovernment", "https://graph.microsoft.us", "login.microsoftonline.us", "vault.usgovcloudapi.net", "core.usgovcloudapi.net", false},
+		{"AzureUSGovernmentDoD", "https://dod-graph.microsoft.us", "login.microsoftonline.us", "vault.usgovcloudapi.net", "core.usgovcloudapi.net", false},
+		{" AzureChina ", "https://microsoftgraph.chinacloudapi.cn", "login.chinacloudapi.cn", "vault.azure.cn", "core.chinacloudapi.cn", false},
+		{"AzureGermany", "", "", "", "", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
@@ -28,8 +29,8 @@ func TestLookup(t *testing.T) {
 			if tt.wantErr {
 				return
 			}
-			if c.Graph != tt.graph || c.Authority != tt.authority || c.KeyVaultSuffix != tt.suffix {
-				t.Errorf("Lookup(%q) = %+v, want graph %s authority %s suffix %s", tt.in, c, tt.graph, tt.authority, tt.suffix)
+			if c.Graph != tt.graph || c.Authority != tt.authority || c.KeyVaultSuffix != tt.suffix || c.StorageSuffix != tt.storage {
+				t.Errorf("Lookup(%q) = %+v, want graph %s authority %s suffix %s storage %s", tt.in, c, tt.graph, tt.authority, tt.suffix, tt.storage)
 			}
 			if got, want := c.GraphScope(), tt.graph+"/.default"; got != want {
 				t.Errorf("GraphScope() = %s, want %s", got, want)

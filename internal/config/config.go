@@ -1,12 +1,16 @@
 // Package config reads the app settings (environment variables) of
 // CONTRACT.md §5 once, at start-up, and reports every problem at once, each
-// naming its setting.
+// naming its setting. A setting never silently switches a check off or
+// makes a loop: a list that lists nothing, a blank role, a results queue
+// equal to the request or events queue, and any value the handler cannot use
+// are refused.
 package config
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
+	"os"
 	"regexp"
 	"slices"
 	"strconv"
@@ -27,6 +31,9 @@ const (
 	SettingAllowLiteralCredentials  = "PUTSECRETS_ALLOW_LITERAL_CREDENTIALS"
 	SettingQueue                    = "PUTSECRETS_QUEUE"
 	SettingResultsQueue             = "PUTSECRETS_RESULTS_QUEUE"
+	SettingEventsQueue              = "PUTSECRETS_EVENTS_QUEUE"
+	SettingStateURL                 = "PUTSECRETS_STATE_URL"
+	SettingReconcileSchedule        = "PUTSECRETS_RECONCILE_SCHEDULE"
 	SettingServiceBusConnection     = "ServiceBusConnection"
 	SettingServiceBusNamespace      = "ServiceBusConnection__fullyQualifiedNamespace"
 	SettingServiceBusClientID       = "ServiceBusConnection__clientId"
@@ -36,15 +43,26 @@ const (
 	SettingInvocationTimeout        = "PUTSECRETS_INVOCATION_TIMEOUT"
 	SettingConsistencyWait          = "PUTSECRETS_GRAPH_CONSISTENCY_WAIT"
 	SettingDebugEndpoints           = "PUTSECRETS_DEBUG_ENDPOINTS"
+
+	// SettingWebsiteAuthEnabled is injected by App Service: "True" while App
+	// Service Authentication is on (read-only, never set by the app).
+	SettingWebsiteAuthEnabled = "WEBSITE_AUTH_ENABLED"
+	// SettingStorageBlobServiceURI and SettingStorageAccountName are the host
+	// storage's identity-based connection; PUTSECRETS_STATE_URL defaults to a
+	// container in that account.
+	SettingStorageBlobServiceURI = "AzureWebJobsStorage__blobServiceUri"
+	SettingStorageAccountName    = "AzureWebJobsStorage__accountName"
 )
 
 // Defaults.
 const (
 	DefaultQueue             = "putsecrets-requests"
+	DefaultEventsQueue       = "putsecrets-kv-events"
+	DefaultStateContainer    = "putsecrets-state"
+	DefaultReconcileSchedule = "0 0 3 * * *"   // daily, 03:00 UTC
 	DefaultFunctionTimeout   = 5 * time.Minute // Consumption's default functionTimeout
 	DefaultConsistencyWait   = 30 * time.Second
 	DefaultGraphAPIVersion   = "v1.0"
-	invocationTimeoutReserve = 5 * time.Second
 )
 
 // Config is the program's settings.
@@ -57,17 +75,34 @@ type Config struct {
 	AllowedVaults []string
 	// GraphAPIVersion is the default Graph version, "v1.0" or "beta".
 	GraphAPIVersion string
-	// ClientID is a user-assigned managed identity's client ID, or empty for system-assigned.
+	// ClientID is a user-assigned managed identity's client ID (a GUID), or
+	// empty for system-assigned.
 	ClientID string
 	// AllowLiteralCredentials lets credential-bearing keys carry literal values.
 	AllowLiteralCredentials bool
-	// Queue is the request queue; ResultsQueue the default outcome destination (may be empty).
+	// Queue is the request queue; ResultsQueue the default outcome destination
+	// (may be empty). They never name the same queue (case-insensitively),
+	// nor does ResultsQueue name EventsQueue: outcomes would come back as work.
 	Queue, ResultsQueue string
+	// EventsQueue is the queue Event Grid delivers Key Vault events to
+	// (PUTSECRETS_EVENTS_QUEUE), distinct from Queue and ResultsQueue.
+	EventsQueue string
+	// StateURL is the blob container URL for kept desired states
+	// (PUTSECRETS_STATE_URL or its default in the host storage account),
+	// https and without a query; empty when none is known: then `follow` is
+	// refused and the CONTRACT.md §8 functions say so.
+	StateURL string
+	// ReconcileSchedule is the six-field NCRONTAB schedule of Reconcile.
+	ReconcileSchedule string
 	// ServiceBus is how to reach Service Bus (may be empty: then no outcomes can be sent).
 	ServiceBus ServiceBus
 	// RequiredRole, when set, is the app role HTTP callers must carry.
 	RequiredRole string
-	// AllowedServicePrincipals, when non-empty, are the only target service principals (lower-case GUIDs).
+	// AppServiceAuth is what the platform said about App Service
+	// Authentication (WEBSITE_AUTH_ENABLED), for the start-up line.
+	AppServiceAuth AppServiceAuth
+	// AllowedServicePrincipals, when non-empty, are the only target service
+	// principals (lower-case GUIDs, sorted).
 	AllowedServicePrincipals []string
 	// InvocationTimeout bounds one invocation: functionTimeout from host.json less a
 	// reserve to answer in, or PUTSECRETS_INVOCATION_TIMEOUT.
@@ -80,6 +115,17 @@ type Config struct {
 	DebugEndpoints bool
 }
 
+// AppServiceAuth is the WEBSITE_AUTH_ENABLED variable as the process saw it.
+type AppServiceAuth struct {
+	// Seen reports whether the variable was present at all.
+	Seen bool
+	// Value is its value (trimmed) when seen.
+	Value string
+}
+
+// On reports whether the platform says App Service Authentication is on.
+func (a AppServiceAuth) On() bool { return a.Seen && strings.EqualFold(a.Value, "True") }
+
 // ServiceBus holds the Service Bus connection settings shared by the trigger,
 // the outcome sender and the commands.
 type ServiceBus struct {
@@ -87,115 +133,348 @@ type ServiceBus struct {
 	ConnectionString string
 	// Namespace is the fully qualified namespace for an identity-based connection.
 	Namespace string
-	// ClientID is the user-assigned identity for Service Bus, when set.
+	// ClientID is the user-assigned identity for Service Bus (a GUID), when set.
 	ClientID string
 }
 
 // Configured reports whether a Service Bus connection is configured.
 func (s ServiceBus) Configured() bool { return s.ConnectionString != "" || s.Namespace != "" }
 
-// Load reads the settings through getenv. hostJSON is the content of
-// host.json (nil when there is none); its functionTimeout bounds invocations.
-// Every problem is reported, each naming its setting.
+// Load reads the settings through getenv, for which a setting is present
+// when its value is not empty. hostJSON is the content of host.json (nil
+// when there is none); its functionTimeout bounds invocations. Every problem
+// is reported, each naming its setting.
 func Load(getenv func(string) string, hostJSON []byte) (*Config, error) {
-	var errs []error
-	bad := func(setting, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%s: "+format, append([]any{setting}, args...)...))
-	}
-	get := func(k string) string { return strings.TrimSpace(getenv(k)) }
+	return LoadLookup(func(k string) (string, bool) {
+		v := getenv(k)
+		return v, v != ""
+	}, hostJSON)
+}
 
+// ProcessLookup reads values through getenv and, where getenv returns
+// nothing, presence from the process environment (os.LookupEnv): os.Getenv
+// cannot tell a setting that is present but blank (which LoadLookup refuses
+// for PUTSECRETS_REQUIRED_ROLE and the lists) from an unset one.
+func ProcessLookup(getenv func(string) string) func(string) (string, bool) {
+	return func(k string) (string, bool) {
+		if v := getenv(k); v != "" {
+			return v, true
+		}
+		_, ok := os.LookupEnv(k)
+		return "", ok
+	}
+}
+
+// LoadLookup is Load with a lookup that tells a present but blank setting
+// (refused where blank would switch something off or disagree with the
+// Functions host's bindings) from an unset one (its default).
+func LoadLookup(lookup func(string) (string, bool), hostJSON []byte) (*Config, error) {
+	l := loader{lookup: lookup}
+	c := l.load(hostJSON)
+	if len(l.errs) > 0 {
+		return nil, errors.Join(l.errs...)
+	}
+	return c, nil
+}
+
+// loader collects the problems of one Load.
+type loader struct {
+	lookup func(string) (string, bool)
+	errs   []error
+}
+
+func (l *loader) bad(setting, format string, args ...any) {
+	l.errs = append(l.errs, fmt.Errorf("%s: "+format, append([]any{setting}, args...)...))
+}
+
+// get is the trimmed value of a setting ("" when unset).
+func (l *loader) get(k string) string {
+	v, _ := l.lookup(k)
+	return strings.TrimSpace(v)
+}
+
+// nonBlank is the trimmed value of a setting, refusing one that is present
+// but blank; remedy says what to do instead.
+func (l *loader) nonBlank(k, remedy string) string {
+	v, ok := l.lookup(k)
+	v = strings.TrimSpace(v)
+	if ok && v == "" {
+		l.bad(k, "present but blank; %s", remedy)
+	}
+	return v
+}
+
+func (l *loader) load(hostJSON []byte) *Config {
 	c := &Config{
-		Port:         get(SettingPort),
-		ClientID:     get(SettingClientID),
-		Queue:        get(SettingQueue),
-		ResultsQueue: get(SettingResultsQueue),
-		RequiredRole: get(SettingRequiredRole),
+		Port:         l.get(SettingPort),
+		ClientID:     l.get(SettingClientID),
+		RequiredRole: l.nonBlank(SettingRequiredRole, "remove the setting to let any caller with a function key in, or name the app role callers must carry"),
 		ServiceBus: ServiceBus{
-			ConnectionString: get(SettingServiceBusConnection),
-			Namespace:        get(SettingServiceBusNamespace),
-			ClientID:         get(SettingServiceBusClientID),
+			ConnectionString: l.get(SettingServiceBusConnection),
+			Namespace:        l.get(SettingServiceBusNamespace),
+			ClientID:         l.get(SettingServiceBusClientID),
 		},
 	}
 	if c.Port == "" {
-		c.Port = get(SettingHTTPWorkerPort)
+		c.Port = l.get(SettingHTTPWorkerPort)
 	}
 	if c.Port != "" {
 		if n, err := strconv.Atoi(c.Port); err != nil || n < 0 || n > 65535 { // 0: any free port (tests)
-			bad(SettingPort, "%q is not a TCP port", c.Port)
+			l.bad(SettingPort, "%q is not a TCP port", c.Port)
 		}
-	}
-	if c.Queue == "" {
-		c.Queue = DefaultQueue
 	}
 
 	var err error
-	if c.Cloud, err = cloud.Lookup(get(SettingCloud)); err != nil {
-		errs = append(errs, err)
+	if c.Cloud, err = cloud.Lookup(l.get(SettingCloud)); err != nil {
+		l.errs = append(l.errs, err)
 	}
 
-	switch v := get(SettingGraphAPIVersion); strings.ToLower(v) {
+	switch v := l.get(SettingGraphAPIVersion); strings.ToLower(v) {
 	case "", "v1.0":
 		c.GraphAPIVersion = DefaultGraphAPIVersion
 	case "beta":
 		c.GraphAPIVersion = "beta"
 	default:
-		bad(SettingGraphAPIVersion, "%q is neither v1.0 nor beta", v)
+		l.bad(SettingGraphAPIVersion, "%q is neither v1.0 nor beta", v)
 	}
 
-	if c.AllowLiteralCredentials, err = parseBool(get(SettingAllowLiteralCredentials)); err != nil {
-		bad(SettingAllowLiteralCredentials, "%v", err)
+	if c.AllowLiteralCredentials, err = parseBool(l.get(SettingAllowLiteralCredentials)); err != nil {
+		l.bad(SettingAllowLiteralCredentials, "%v", err)
 	}
-	if c.DebugEndpoints, err = parseBool(get(SettingDebugEndpoints)); err != nil {
-		bad(SettingDebugEndpoints, "%v", err)
+	if c.DebugEndpoints, err = parseBool(l.get(SettingDebugEndpoints)); err != nil {
+		l.bad(SettingDebugEndpoints, "%v", err)
 	}
 
-	if v := get(SettingAllowedVaults); v == "" {
-		bad(SettingAllowedVaults, "not set: list the Key Vault names (or host names) the app may read, "+
+	if v := l.get(SettingAllowedVaults); v == "" {
+		l.bad(SettingAllowedVaults, "not set: list the Key Vault names (or host names) the app may read, "+
 			"comma-separated, e.g. %s=contoso-kv; the handler refuses to start without it", SettingAllowedVaults)
 	} else if c.Cloud.KeyVaultSuffix != "" {
 		c.AllowedVaults, err = parseVaults(v, c.Cloud)
 		if err != nil {
-			bad(SettingAllowedVaults, "%v", err)
+			l.bad(SettingAllowedVaults, "%v", err)
 		}
 	}
 
-	if v := get(SettingAllowedServicePrincipals); v != "" {
-		for _, id := range splitList(v) {
-			if !guidPattern.MatchString(id) {
-				bad(SettingAllowedServicePrincipals, "%q is not a GUID (service principal object ID)", id)
-				continue
-			}
-			c.AllowedServicePrincipals = append(c.AllowedServicePrincipals, strings.ToLower(id))
+	l.loadServicePrincipals(c)
+	l.loadRole(c)
+	l.loadIdentities(c)
+	l.loadQueues(c)
+	l.loadServiceBus(c)
+	l.loadState(c)
+
+	c.InvocationTimeout, err = invocationTimeout(l.nonBlank(SettingInvocationTimeout,
+		"remove the setting to use host.json's functionTimeout, or give a duration such as 90s"), hostJSON)
+	if err != nil {
+		l.errs = append(l.errs, err)
+	}
+	c.ConsistencyWait, err = consistencyWait(l.nonBlank(SettingConsistencyWait,
+		"remove the setting for the default 30s, or give a duration such as 30s (0s: no wait)"))
+	if err != nil {
+		l.errs = append(l.errs, err)
+	}
+	return c
+}
+
+// loadServicePrincipals reads the allow-list of target service principals:
+// present, it must list at least one object ID, or it would allow any.
+func (l *loader) loadServicePrincipals(c *Config) {
+	v, ok := l.lookup(SettingAllowedServicePrincipals)
+	if !ok {
+		return
+	}
+	ids := splitList(v)
+	if len(ids) == 0 {
+		l.bad(SettingAllowedServicePrincipals, "present but lists no service principal (%q); "+
+			"list the object IDs requests may name, comma-separated, or remove the setting to allow any", v)
+		return
+	}
+	for _, id := range ids {
+		if !guidPattern.MatchString(id) {
+			l.bad(SettingAllowedServicePrincipals, "%q is not a GUID (service principal object ID)", id)
+			continue
+		}
+		c.AllowedServicePrincipals = append(c.AllowedServicePrincipals, strings.ToLower(id))
+	}
+	slices.Sort(c.AllowedServicePrincipals)
+	c.AllowedServicePrincipals = slices.Compact(c.AllowedServicePrincipals)
+}
+
+// loadRole checks PUTSECRETS_REQUIRED_ROLE against what the platform says
+// about App Service Authentication: without it, the principal header the
+// role is read from is whatever the caller sent.
+func (l *loader) loadRole(c *Config) {
+	v, seen := l.lookup(SettingWebsiteAuthEnabled)
+	c.AppServiceAuth = AppServiceAuth{Seen: seen, Value: strings.TrimSpace(v)}
+	if c.RequiredRole == "" {
+		return
+	}
+	if strings.ContainsFunc(c.RequiredRole, isSpace) || strings.Contains(c.RequiredRole, ",") {
+		l.bad(SettingRequiredRole, "%q is not one app role value (no spaces or commas)", c.RequiredRole)
+	}
+	if seen && !c.AppServiceAuth.On() {
+		l.bad(SettingRequiredRole, "set while App Service Authentication is off (%s=%q): anyone with a function key "+
+			"could send the principal header the role is read from; turn App Service Authentication on "+
+			"(require authentication, Return401) or remove %s", SettingWebsiteAuthEnabled, c.AppServiceAuth.Value, SettingRequiredRole)
+	}
+}
+
+// loadIdentities checks that managed identity client IDs are GUIDs: another
+// value would fail every token request at first use instead of at start.
+func (l *loader) loadIdentities(c *Config) {
+	for _, s := range []struct{ setting, value string }{
+		{SettingClientID, c.ClientID},
+		{SettingServiceBusClientID, c.ServiceBus.ClientID},
+	} {
+		if s.value != "" && !guidPattern.MatchString(s.value) {
+			l.bad(s.setting, "%q is not a GUID: give the client ID (not the object or resource ID) of the "+
+				"user-assigned managed identity, or remove the setting for the system-assigned one", s.value)
 		}
 	}
+}
 
-	if cred := get(SettingServiceBusCredential); cred != "" && !strings.EqualFold(cred, "managedidentity") {
-		bad(SettingServiceBusCredential, "%q is not supported; use managedidentity or leave it unset", cred)
+// loadQueues reads the three queue names: each a name Service Bus accepts,
+// the events queue not the request queue, and the results queue neither of
+// them, compared case-insensitively as Service Bus compares entity names.
+func (l *loader) loadQueues(c *Config) {
+	queue := func(setting, def, remedy string) string {
+		v := l.nonBlank(setting, remedy)
+		if v == "" {
+			return def
+		}
+		if err := checkQueueName(v); err != nil {
+			l.bad(setting, "%v", err)
+		}
+		return v
+	}
+	c.Queue = queue(SettingQueue, DefaultQueue, "remove the setting for "+DefaultQueue+" or name the request queue")
+	c.EventsQueue = queue(SettingEventsQueue, DefaultEventsQueue, "remove the setting for "+DefaultEventsQueue+" or name the events queue")
+	c.ResultsQueue = queue(SettingResultsQueue, "", "remove the setting for no default outcome destination, or name the results queue")
+	if strings.EqualFold(c.EventsQueue, c.Queue) {
+		l.bad(SettingEventsQueue, "%q is also the request queue (%s): Key Vault events and requests need queues of their own",
+			c.EventsQueue, SettingQueue)
+	}
+	if err := c.resultsLoop(c.Queue, SettingQueue); err != nil {
+		l.errs = append(l.errs, err)
+	}
+	if err := c.resultsLoop(c.EventsQueue, SettingEventsQueue); err != nil {
+		l.errs = append(l.errs, err)
+	}
+}
+
+// CheckRequestQueue checks a request queue named elsewhere than
+// PUTSECRETS_QUEUE (the worker's --queue, given as flag): a name Service Bus
+// accepts, and not the results or events queue.
+func (c *Config) CheckRequestQueue(name, flag string) error {
+	if err := checkQueueName(name); err != nil {
+		return fmt.Errorf("%s: %w", flag, err)
+	}
+	if strings.EqualFold(name, c.EventsQueue) {
+		return fmt.Errorf("%s: %q is also the events queue (%s): Key Vault events and requests need queues of their own",
+			flag, name, SettingEventsQueue)
+	}
+	return c.resultsLoop(name, flag)
+}
+
+// resultsLoop refuses a results queue that is the queue named by setting:
+// every outcome would come back as new work.
+func (c *Config) resultsLoop(queue, setting string) error {
+	if c.ResultsQueue == "" || !strings.EqualFold(c.ResultsQueue, queue) {
+		return nil
+	}
+	return fmt.Errorf("%s: %q is also %s (Service Bus names ignore case): every outcome would come back "+
+		"as new work, a loop; name a queue of its own", SettingResultsQueue, c.ResultsQueue, setting)
+}
+
+// loadServiceBus checks the Service Bus connection settings.
+func (l *loader) loadServiceBus(c *Config) {
+	if cred := l.get(SettingServiceBusCredential); cred != "" && !strings.EqualFold(cred, "managedidentity") {
+		l.bad(SettingServiceBusCredential, "%q is not supported; use managedidentity or leave it unset", cred)
 	}
 	if c.ServiceBus.ConnectionString != "" && c.ServiceBus.Namespace != "" {
-		bad(SettingServiceBusConnection, "set either %s (connection string) or %s (identity), not both",
+		l.bad(SettingServiceBusConnection, "set either %s (connection string) or %s (identity), not both",
 			SettingServiceBusConnection, SettingServiceBusNamespace)
 	}
+	if ns := c.ServiceBus.Namespace; ns != "" && (strings.Contains(ns, "/") || strings.ContainsFunc(ns, isSpace) || strings.Contains(ns, ";")) {
+		l.bad(SettingServiceBusNamespace, "%q is not a fully qualified namespace: give the host name alone, e.g. "+
+			"contoso-sb.servicebus.windows.net (no sb://, no path, no connection string)", redactNamespace(ns))
+	}
 	if c.ServiceBus.ConnectionString != "" && !strings.Contains(strings.ToLower(c.ServiceBus.ConnectionString), "endpoint=") {
-		bad(SettingServiceBusConnection, "not a Service Bus connection string (no Endpoint=); "+
+		l.bad(SettingServiceBusConnection, "not a Service Bus connection string (no Endpoint=); "+
 			"for an identity-based connection set %s instead", SettingServiceBusNamespace)
 	}
+}
 
-	c.InvocationTimeout, err = invocationTimeout(get(SettingInvocationTimeout), hostJSON)
-	if err != nil {
-		errs = append(errs, err)
+// redactNamespace is a namespace setting as an error may quote it: a
+// connection string pasted there would carry a SharedAccessKey, so anything
+// after the first ';' is cut off.
+func redactNamespace(ns string) string {
+	if i := strings.IndexByte(ns, ';'); i >= 0 {
+		return ns[:i] + ";…"
 	}
-	c.ConsistencyWait = DefaultConsistencyWait
-	if v := get(SettingConsistencyWait); v != "" {
-		if c.ConsistencyWait, err = time.ParseDuration(v); err != nil || c.ConsistencyWait < 0 {
-			bad(SettingConsistencyWait, "%q is not a duration such as 30s", v)
+	return ns
+}
+
+// loadState reads PUTSECRETS_STATE_URL, else derives it from the host
+// storage's identity-based settings, and the Reconcile schedule.
+func (l *loader) loadState(c *Config) {
+	v := l.nonBlank(SettingStateURL, "remove the setting for the default container in the host storage account, "+
+		"or give a container URL such as https://account.blob.core.windows.net/"+DefaultStateContainer)
+	source := SettingStateURL
+	if v == "" && c.Cloud.StorageSuffix != "" {
+		v, source = defaultStateURL(l.get(SettingStorageBlobServiceURI), l.get(SettingStorageAccountName), c.Cloud)
+	}
+	if v != "" {
+		u, err := checkStateURL(v, c.Cloud)
+		switch {
+		case err != nil && source == SettingStateURL:
+			l.bad(SettingStateURL, "%v", err)
+		case err != nil:
+			l.bad(SettingStateURL, "not set, and the default derived from %s is not usable: %v; set %s to the container URL",
+				source, err, SettingStateURL)
+		default:
+			c.StateURL = u
 		}
 	}
 
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
+	c.ReconcileSchedule = l.nonBlank(SettingReconcileSchedule, "remove the setting for the daily default "+
+		strconv.Quote(DefaultReconcileSchedule)+", or give a six-field NCRONTAB schedule")
+	if c.ReconcileSchedule == "" {
+		c.ReconcileSchedule = DefaultReconcileSchedule
+	} else if err := checkSchedule(c.ReconcileSchedule); err != nil {
+		l.bad(SettingReconcileSchedule, "%v", err)
 	}
-	return c, nil
+}
+
+// LogAttrs returns the settings for the start-up log line: what the
+// handler will allow and where it will send, never a secret (no connection
+// string; the state URL holds no query).
+func (c *Config) LogAttrs() []any {
+	auth := "not seen"
+	if c.AppServiceAuth.Seen {
+		auth = c.AppServiceAuth.Value
+	}
+	sps := c.AllowedServicePrincipals
+	if sps == nil {
+		sps = []string{}
+	}
+	return []any{
+		"cloud", c.Cloud.Name,
+		"allowedVaults", c.AllowedVaults,
+		slog.Group("allowedServicePrincipals", "restricted", len(sps) > 0, "count", len(sps), "ids", sps),
+		"allowLiteralCredentials", c.AllowLiteralCredentials,
+		"graphApiVersion", c.GraphAPIVersion,
+		"managedIdentityClientId", c.ClientID,
+		"requiredRole", c.RequiredRole,
+		"websiteAuthEnabled", auth,
+		"queue", c.Queue,
+		"resultsQueue", c.ResultsQueue,
+		"eventsQueue", c.EventsQueue,
+		"stateUrl", c.StateURL,
+		"reconcileSchedule", c.ReconcileSchedule,
+		"invocationTimeout", c.InvocationTimeout.String(),
+		"graphConsistencyWait", c.ConsistencyWait.String(),
+		"debugEndpoints", c.DebugEndpoints,
+	}
 }
 
 func parseBool(v string) (bool, error) {
@@ -209,9 +488,11 @@ func parseBool(v string) (bool, error) {
 	return b, nil
 }
 
+func isSpace(r rune) bool { return r == ' ' || r == '\t' || r == '\n' || r == '\r' }
+
 func splitList(v string) []string {
 	var out []string
-	for _, s := range strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ';' || r == ' ' }) {
+	for _, s := range strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ';' || isSpace(r) }) {
 		if s = strings.TrimSpace(s); s != "" {
 			out = append(out, s)
 		}
@@ -249,69 +530,8 @@ func parseVaults(v string, c cloud.Cloud) ([]string, error) {
 		hosts = append(hosts, name+suffix)
 	}
 	if len(hosts) == 0 && len(errs) == 0 {
-		errs = append(errs, errors.New("lists no vault"))
+		errs = append(errs, fmt.Errorf("lists no vault (%q)", v))
 	}
 	slices.Sort(hosts)
 	return slices.Compact(hosts), errors.Join(errs...)
-}
-
-// invocationTimeout is the override when set, else host.json's
-// functionTimeout less a reserve for answering, else Consumption's default.
-func invocationTimeout(override string, hostJSON []byte) (time.Duration, error) {
-	if override != "" {
-		d, err := time.ParseDuration(override)
-		if err != nil || d <= 0 {
-			return 0, fmt.Errorf("%s: %q is not a positive duration such as 90s", SettingInvocationTimeout, override)
-		}
-		return d, nil
-	}
-	timeout := DefaultFunctionTimeout
-	if len(hostJSON) > 0 {
-		var h struct {
-			FunctionTimeout string `json:"functionTimeout"`
-		}
-		if err := json.Unmarshal(hostJSON, &h); err != nil {
-			return 0, fmt.Errorf("host.json: %w", err)
-		}
-		if h.FunctionTimeout != "" {
-			d, err := ParseTimeSpan(h.FunctionTimeout)
-			if err != nil {
-				return 0, fmt.Errorf("host.json: functionTimeout: %w", err)
-			}
-			if d > 0 {
-				timeout = d
-			}
-		}
-	}
-	reserve := min(invocationTimeoutReserve, timeout/10)
-	return timeout - reserve, nil
-}
-
-// ParseTimeSpan parses a .NET TimeSpan as host.json writes it:
-// [d.]hh:mm:ss[.fffffff]. "-1" (no limit) parses as 0.
-func ParseTimeSpan(s string) (time.Duration, error) {
-	s = strings.TrimSpace(s)
-	if s == "-1" {
-		return 0, nil
-	}
-	var days int64
-	if i := strings.IndexByte(s, '.'); i >= 0 && i < strings.IndexByte(s, ':') {
-		d, err := strconv.ParseInt(s[:i], 10, 32)
-		if err != nil {
-			return 0, fmt.Errorf("%q is not a time span such as 00:05:00", s)
-		}
-		days, s = d, s[i+1:]
-	}
-	parts := strings.Split(s, ":")
-	if len(parts) != 3 {
-		return 0, fmt.Errorf("%q is not a time span such as 00:05:00", s)
-	}
-	h, err1 := strconv.ParseUint(parts[0], 10, 8)
-	m, err2 := strconv.ParseUint(parts[1], 10, 8)
-	sec, err3 := strconv.ParseFloat(parts[2], 64)
-	if err1 != nil || err2 != nil || err3 != nil || m > 59 || sec < 0 || sec >= 60 {
-		return 0, fmt.Errorf("%q is not a time span such as 00:05:00", s)
-	}
-	return time.Duration(days)*24*time.Hour + time.Duration(h)*time.Hour + time.Duration(m)*time.Minute +
-		time.Duration(sec*float64(time.Second)), nil
 }
