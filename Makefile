@@ -29,7 +29,7 @@ package: build
 	@echo "wrote $(ZIP)"
 
 # The demo runs a native build (bin/handler) so it works on any machine Go runs on.
-demo:
+demo: azurite-deps
 	$(GO) build -o bin/handler .
 	$(GO) run ./standin/cmd/demo -handler bin/handler -app .
 
@@ -51,7 +51,7 @@ lint:
 	if [ -n "$$unformatted" ]; then echo "gofmt -l lists:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
 
-test-go: sbbroker-deps
+test-go: sbbroker-deps azurite-deps
 	$(GO) test $(TEST_FLAGS) ./...
 
 test: lint test-go infra-test
@@ -81,4 +81,5 @@ load:
 
 # Fragments define their own targets; included last so that `all` stays the default goal.
 include standin/sbbroker/sbbroker.mk
+include standin/azurite/azurite.mk
 include infra/infra.mk

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 
@@ -16,6 +17,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 	"github.com/Azure/azure-sdk-for-go/sdk/security/keyvault/azsecrets"
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/container"
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/putsecrets/putsecrets/standin/azure"
@@ -212,4 +214,55 @@ func (c staticCred) GetToken(ctx context.Context, o policy.TokenRequestOptions) 
 	}
 	g, _ := c.e.Identity.Grant(body.AccessToken)
 	return azcore.AccessToken{Token: body.AccessToken, ExpiresOn: g.ExpiresOn}, nil
+}
+
+// TestStorage shows WithStorage wiring: the state container URL in HandlerEnv, a container of
+// each Env's own, and an in-process azblob client that reaches Azurite through Transport with
+// the identity stand-in's token, both with Start's shared Azurite and with New's own.
+func TestStorage(t *testing.T) {
+	shared1 := azure.Start(t, azure.WithStorage())
+	shared2 := azure.Start(t, azure.WithStorage())
+	own, err := azure.New(t.TempDir(), azure.WithStorage())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := own.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+	if shared1.Storage != shared2.Storage || shared1.StateURL == shared2.StateURL {
+		t.Errorf("two Start(WithStorage) Envs: want one Azurite and two containers, got %p %p, %q %q", shared1.Storage, shared2.Storage, shared1.StateURL, shared2.StateURL)
+	}
+	if own.Storage == shared1.Storage {
+		t.Error("New(WithStorage) reused the shared Azurite, want its own")
+	}
+	if plain := azure.Start(t); plain.Storage != nil || plain.StateURL != "" || slices.ContainsFunc(plain.HandlerEnv(), func(s string) bool { return strings.HasPrefix(s, "PUTSECRETS_STATE_URL=") }) {
+		t.Error("Start without WithStorage set up storage")
+	}
+	for name, env := range map[string]*azure.Env{"Start": shared1, "New": own} {
+		if !slices.Contains(env.HandlerEnv(), "PUTSECRETS_STATE_URL="+env.StateURL) {
+			t.Errorf("%s: HandlerEnv has no PUTSECRETS_STATE_URL=%s", name, env.StateURL)
+		}
+		pem, err := os.ReadFile(env.CAFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Count(string(pem), "BEGIN CERTIFICATE"); name == "Start" && got != 2 || name == "New" && got != 1 {
+			t.Errorf("%s: CAFile holds %d certificates", name, got)
+		}
+		t.Setenv("IDENTITY_ENDPOINT", env.Identity.Endpoint())
+		t.Setenv("IDENTITY_HEADER", env.Identity.Header())
+		cred, err := azidentity.NewManagedIdentityCredential(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := container.NewClient(env.StateURL, cred, &container.ClientOptions{ClientOptions: azcore.ClientOptions{Transport: env.HTTPClient()}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.Create(context.Background(), nil); err != nil {
+			t.Errorf("%s: create the state container: %v", name, err)
+		}
+	}
 }

@@ -14,13 +14,20 @@
 //	 "token_type":"Bearer","client_id":"…"}
 //
 // with expires_on in Unix seconds as a string (MSAL Go accepts a string or a
-// number). Tokens are opaque random hex, never JWT-shaped, so no code under
-// test can be tempted to decode them; the other stand-ins ask Grant what a
-// token was issued for.
+// number). Tokens for Key Vault, Graph and every other resource are opaque
+// random hex, so no code under test can be tempted to decode them; the other
+// stand-ins ask Grant what a token was issued for. Tokens for the storage
+// audience (StorageResource) are JWT-shaped instead, with a random dummy
+// signature, because the storage emulator (Azurite with --oauth basic) runs
+// in its own process and can only decode the token: it checks that iss starts
+// with https://sts.windows.net/, that aud is a storage audience and that
+// nbf, iat and exp hold the present. Grant knows those tokens too.
 package identity
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -100,6 +107,7 @@ type Server struct {
 	header   string
 	objectID string
 	clientID string
+	tenantID string
 
 	mu        sync.Mutex
 	ln        net.Listener
@@ -122,6 +130,7 @@ func New() *Server {
 		header:   wire.Hex(16),
 		clientID: wire.UUID(),
 		objectID: wire.UUID(),
+		tenantID: wire.UUID(),
 		lifetime: 24 * time.Hour,
 		grants:   map[string]Grant{},
 		done:     make(chan struct{}),
@@ -176,6 +185,10 @@ func (s *Server) Header() string { return s.header }
 // ClientID returns the client ID of the system-assigned identity, answered
 // when a request names no client_id.
 func (s *Server) ClientID() string { return s.clientID }
+
+// TenantID returns the tenant named in the issuer (iss) and tid claims of
+// storage tokens.
+func (s *Server) TenantID() string { return s.tenantID }
 
 // ObjectID returns the object (principal) ID of the identity.
 func (s *Server) ObjectID() string { return s.objectID }
@@ -342,8 +355,12 @@ func (s *Server) answer(w http.ResponseWriter, r *http.Request, rec TokenRequest
 		clientID = rec.ClientID
 	}
 
+	now := time.Now()
+	expires := now.Add(lifetime).Truncate(time.Second)
 	token := wire.Hex(32)
-	expires := time.Now().Add(lifetime).Truncate(time.Second)
+	if IsStorageResource(rec.Resource) {
+		token = s.storageToken(rec.Resource, clientID, now, expires)
+	}
 	s.mu.Lock()
 	s.grants[token] = Grant{Resource: rec.Resource, ClientID: clientID, ObjectID: s.objectID, ExpiresOn: expires}
 	s.mu.Unlock()
@@ -355,6 +372,42 @@ func (s *Server) answer(w http.ResponseWriter, r *http.Request, rec TokenRequest
 		ClientID:    clientID,
 	})
 	return http.StatusOK
+}
+
+// StorageResource is the audience of Azure Storage tokens, the resource
+// azblob's scope "https://storage.azure.com/.default" asks for.
+const StorageResource = "https://storage.azure.com"
+
+// IsStorageResource reports whether resource is the storage audience, with or
+// without a trailing slash, in any casing: the resources whose tokens are
+// JWT-shaped.
+func IsStorageResource(resource string) bool {
+	return strings.EqualFold(strings.TrimSuffix(resource, "/"), StorageResource)
+}
+
+// storageToken builds a JWT-shaped token for the storage audience: a header
+// naming no real algorithm, the claims Azurite's basic OAuth check reads
+// (iss, aud, iat, nbf, exp) plus the identity's, and a random signature
+// segment that also makes every token unique.
+func (s *Server) storageToken(resource, clientID string, now, expires time.Time) string {
+	header, _ := json.Marshal(map[string]string{"typ": "JWT", "alg": "RS256", "kid": "putsecrets-standin"})
+	issued := now.Add(-5 * time.Minute).Unix() // Entra backdates nbf and iat by five minutes
+	claims, _ := json.Marshal(map[string]any{
+		"aud":   resource,
+		"iss":   "https://sts.windows.net/" + s.tenantID + "/",
+		"iat":   issued,
+		"nbf":   issued,
+		"exp":   expires.Unix(),
+		"appid": clientID,
+		"oid":   s.objectID,
+		"sub":   s.objectID,
+		"tid":   s.tenantID,
+		"idtyp": "app",
+		"uti":   wire.Hex(11),
+		"ver":   "1.0",
+	})
+	enc := base64.RawURLEncoding
+	return enc.EncodeToString(header) + "." + enc.EncodeToString(claims) + "." + enc.EncodeToString([]byte(wire.Hex(32)))
 }
 
 // tokenResponse is App Service's 2019-08-01 answer, fields in its order.
