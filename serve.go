@@ -17,6 +17,7 @@ import (
 
 	"github.com/putsecrets/putsecrets/internal/config"
 	"github.com/putsecrets/putsecrets/internal/credential"
+	"github.com/putsecrets/putsecrets/internal/follow"
 	"github.com/putsecrets/putsecrets/internal/graph"
 	"github.com/putsecrets/putsecrets/internal/provision"
 	"github.com/putsecrets/putsecrets/internal/queue"
@@ -50,6 +51,7 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 	// Outcome messages go through one Service Bus client for the process,
 	// built (without network I/O) from the trigger's own connection settings.
 	var outcomes queue.Publisher
+	var sender follow.Sender
 	if cfg.ServiceBus.Configured() {
 		sb, err := newServiceBus(cfg, getenv, cfg.ServiceBus)
 		if err != nil {
@@ -57,13 +59,18 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 			return fmt.Errorf("refusing to start: %w", err)
 		}
 		defer closeServiceBus(log, sb)
-		outcomes = sb
+		outcomes, sender = sb, sb
+	}
+	events, err := newEvents(cfg, getenv, log, sender)
+	if err != nil {
+		_ = ln.Close()
+		return fmt.Errorf("refusing to start: %w", err)
 	}
 	srv := &http.Server{
 		Handler: server.New(server.Options{
 			Logger: log, Service: svc, InvocationTimeout: cfg.InvocationTimeout,
 			Queue:        queue.NewProcessor(svc, queue.Options{Outcomes: outcomes, ResultsQueue: cfg.ResultsQueue}),
-			RequiredRole: cfg.RequiredRole, DebugEndpoints: cfg.DebugEndpoints,
+			RequiredRole: cfg.RequiredRole, DebugEndpoints: cfg.DebugEndpoints, Events: events,
 		}),
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),

@@ -58,6 +58,10 @@ func runWorker(ctx context.Context, args []string, getenv func(string) string, s
 		return fmt.Errorf("refusing to start: %w", err)
 	}
 	defer closeServiceBus(log, sb)
+	events, err := newEvents(cfg, getenv, log, sb)
+	if err != nil {
+		return fmt.Errorf("refusing to start: %w", err)
+	}
 	log.Info("worker starting", append(cfg.LogAttrs(), "receiveQueue", q, "serviceBus", connectionKind(c), "credential", string(kind))...)
 	return worker.Run(ctx, worker.Options{
 		Client:             sb.SDK(),
@@ -69,5 +73,7 @@ func runWorker(ctx context.Context, args []string, getenv func(string) string, s
 		SessionIdleTimeout: *idle,
 		InvocationTimeout:  cfg.InvocationTimeout,
 		SettleTimeout:      worker.DefaultSettleTimeout,
+		EventsQueue:        cfg.EventsQueue,
+		Events:             events,
 	})
 }

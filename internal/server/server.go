@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/putsecrets/putsecrets/internal/follow"
 	"github.com/putsecrets/putsecrets/internal/provision"
 	"github.com/putsecrets/putsecrets/internal/queue"
 )
@@ -21,6 +22,8 @@ type Putter interface {
 const (
 	FunctionHTTP  = "PutSecrets"
 	FunctionQueue = "PutSecretsFromQueue"
+	// FunctionKeyVault receives Key Vault events (CONTRACT.md §8).
+	FunctionKeyVault = "PutSecretsFromKeyVault"
 )
 
 // Binding names from the function.json files.
@@ -35,6 +38,8 @@ type Options struct {
 	Logger  *slog.Logger
 	Service Putter
 	Queue   *queue.Processor
+	// Events handles Key Vault events; nil leaves PutSecretsFromKeyVault unrouted.
+	Events *follow.Events
 	// InvocationTimeout bounds each invocation.
 	InvocationTimeout time.Duration
 	// RequiredRole, when set, is the app role HTTP callers must carry
@@ -55,6 +60,9 @@ func addRoutes(mux *http.ServeMux, o Options) {
 	mux.Handle("GET /{$}", handleReady())
 	mux.Handle("POST /"+FunctionHTTP, recoverHTTP(o.Logger, handlePutSecrets(o.Logger, o.Service, o.InvocationTimeout, o.RequiredRole)))
 	mux.Handle("POST /"+FunctionQueue, recoverQueue(o.Logger, handlePutSecretsFromQueue(o.Logger, o.Queue, o.InvocationTimeout)))
+	if o.Events != nil {
+		mux.Handle("POST /"+FunctionKeyVault, recoverKeyVault(o.Logger, handlePutSecretsFromKeyVault(o.Logger, o.Events, o.InvocationTimeout)))
+	}
 	if o.DebugEndpoints {
 		mux.Handle("GET "+GoroutinesPath, handleGoroutines())
 	}

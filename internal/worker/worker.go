@@ -15,6 +15,10 @@
 //     session idle for SessionIdleTimeout is released for others.
 //   - Locks are renewed while a message is processed (and a session's while
 //     it is held), like the Functions host's maxAutoLockRenewalDuration.
+//   - Key Vault events: with EventsQueue and Events set, a second receiver
+//     takes events from the events queue and handles them as the
+//     PutSecretsFromKeyVault function does (events.go). A missing events
+//     queue is logged and skipped, not fatal.
 //   - When ctx ends (SIGTERM), Run stops receiving, lets in-flight messages
 //     finish and settles them, closes its receivers and returns.
 package worker
@@ -30,6 +34,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/messaging/azservicebus"
 	"github.com/Azure/go-amqp"
 
+	"github.com/putsecrets/putsecrets/internal/follow"
 	"github.com/putsecrets/putsecrets/internal/queue"
 )
 
@@ -68,12 +73,20 @@ type Options struct {
 	InvocationTimeout time.Duration
 	// SettleTimeout bounds each settlement (default DefaultSettleTimeout).
 	SettleTimeout time.Duration
+	// EventsQueue is the Key Vault events queue (PUTSECRETS_EVENTS_QUEUE);
+	// with Events, Run also receives from it (never with sessions).
+	EventsQueue string
+	// Events handles Key Vault events; the same one the function uses.
+	Events *follow.Events
 }
 
-// worker is one Run.
+// worker is one Run's receiver on one queue.
 type worker struct {
 	Options
 	log *slog.Logger
+	// events makes this the events queue's receiver: handle acts on Key
+	// Vault events instead of requests.
+	events bool
 }
 
 // Run receives and processes messages until ctx ends, then drains: it stops
@@ -103,6 +116,19 @@ func Run(ctx context.Context, o Options) error {
 	}
 	w.log.Info("worker receiving", "queue", w.Queue, "concurrency", w.Concurrency, "sessions", w.Sessions,
 		"invocationTimeout", w.InvocationTimeout.String())
+	ctx, cancel := context.WithCancel(ctx)
+	var events sync.WaitGroup
+	defer func() {
+		cancel() // a fatal error on the request queue stops the events receiver too
+		events.Wait()
+	}()
+	if w.EventsQueue != "" && w.Events != nil {
+		events.Add(1)
+		go func() {
+			defer events.Done()
+			w.runEvents(ctx)
+		}()
+	}
 	var err error
 	if w.Sessions {
 		err = w.runSessions(ctx)
@@ -283,6 +309,10 @@ type settler interface {
 // handle processes one message and settles it. Processing and settlement
 // outlive ctx (a shutdown drains them) within their own time limits.
 func (w *worker) handle(ctx context.Context, s settler, m *azservicebus.ReceivedMessage, renew func(context.Context) (time.Time, error)) {
+	if w.events {
+		w.handleEvent(ctx, s, m, renew)
+		return
+	}
 	start := time.Now()
 	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.InvocationTimeout)
 	stopRenewing := func() {}

@@ -185,6 +185,8 @@ type Server struct {
 	srv      *http.Server
 	done     chan struct{}
 	closed   bool
+
+	onNewVersion func(NewVersion) // see OnNewVersion
 }
 
 // New returns an unstarted Key Vault stand-in whose certificate ca issues
@@ -285,7 +287,6 @@ func (s *Server) SetSecret(vaultHost, name, value string, opts ...SecretOption) 
 	}
 	now := time.Now().Truncate(time.Second)
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	v := s.vaultLocked(vaultHost)
 	sec, ok := v.secrets[strings.ToLower(name)]
 	if !ok {
@@ -301,6 +302,11 @@ func (s *Server) SetSecret(vaultHost, name, value string, opts ...SecretOption) 
 		id: spec.version, value: value, enabled: !spec.disabled,
 		contentType: spec.contentType, tags: spec.tags, created: now,
 	})
+	notify, nv := s.onNewVersion, NewVersion{Vault: wire.HostOnly(vaultHost), Name: sec.name, Version: spec.version}
+	s.mu.Unlock()
+	if notify != nil {
+		notify(nv)
+	}
 }
 
 // DeleteSecret removes a secret and all its versions.

@@ -3,10 +3,11 @@
 // at the top of the archive. It exists so that `make package` needs nothing
 // beyond Go.
 //
-//	go run ./internal/tools/zipdir -o dist/putsecrets.zip handler host.json PutSecrets PutSecretsFromQueue
+//	go run ./internal/tools/zipdir -o dist/putsecrets.zip handler host.json PutSecrets PutSecretsFromQueue PutSecretsFromKeyVault
 //
 // With -sessions (`make package SESSIONS=true`), every serviceBusTrigger in
-// the packaged function.json files gets "isSessionsEnabled": true, for a
+// the packaged function.json files that does not set it gets
+// "isSessionsEnabled": true, for a
 // session-enabled request queue; the files in the repository stay as they are.
 package main
 
@@ -116,7 +117,9 @@ func add(zw *zip.Writer, name string) error {
 }
 
 // enableSessions sets "isSessionsEnabled": true on the serviceBusTrigger
-// bindings of a function.json; other files come back unchanged.
+// bindings of a function.json that do not set it themselves: an explicit
+// false stays (PutSecretsFromKeyVault's events queue is never session-enabled:
+// Event Grid cannot deliver to one). Other files come back unchanged.
 func enableSessions(b []byte) ([]byte, error) {
 	var f map[string]any
 	if err := json.Unmarshal(b, &f); err != nil {
@@ -126,6 +129,9 @@ func enableSessions(b []byte) ([]byte, error) {
 	changed := false
 	for _, x := range bindings {
 		if binding, ok := x.(map[string]any); ok && binding["type"] == "serviceBusTrigger" {
+			if _, set := binding["isSessionsEnabled"]; set {
+				continue
+			}
 			binding["isSessionsEnabled"] = true
 			changed = true
 		}

@@ -1,0 +1,77 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/putsecrets/putsecrets/internal/envelope"
+	"github.com/putsecrets/putsecrets/internal/follow"
+)
+
+// handlePutSecretsFromKeyVault serves the Key Vault events function
+// (CONTRACT.md §8): one Event Grid event per message. A 2xx answer lets the
+// host complete the message (also for an event there is nothing to do for);
+// an unreadable event, a failure to read the kept states or to send fails the
+// invocation, so the host abandons the message: Service Bus redelivers it
+// (the same MessageIds are sent again, duplicates) and dead-letters it after
+// MaxDeliveryCount.
+func handlePutSecretsFromKeyVault(log *slog.Logger, events *follow.Events, timeout time.Duration) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		inv := invocationLog{function: FunctionKeyVault, invocationID: r.Header.Get(envelope.InvocationIDHeader)}
+
+		raw, err := envelope.Read(r.Body)
+		var msg *envelope.Message
+		if err == nil {
+			msg, err = envelope.DecodeMessage(raw, bindingMessage)
+		}
+		if err != nil {
+			log.Error("unreadable invocation request", "function", FunctionKeyVault, "invocationId", inv.invocationID, "error", err.Error())
+			writeAnswer(log, w, http.StatusInternalServerError, envelope.Answer{
+				Logs: []string{"the Functions host sent an invocation request this handler cannot read"}})
+			return
+		}
+		inv.messageID, inv.deliveryCount = msg.MessageID, msg.DeliveryCount
+
+		ctx, cancel := context.WithTimeout(r.Context(), timeout)
+		defer cancel()
+		res, err := events.Handle(ctx, msg.Body)
+
+		attrs := append([]any{"function", inv.function, "invocationId", inv.invocationID,
+			"messageId", inv.messageID, "deliveryCount", inv.deliveryCount}, res.LogAttrs()...)
+		attrs = append(attrs, "durationMs", time.Since(start).Milliseconds())
+		if err != nil {
+			summary := "the event could not be read: the message is abandoned and dead-lettered after MaxDeliveryCount"
+			if !errors.Is(err, follow.ErrUnreadable) {
+				summary = "the event could not be acted on now: the message is abandoned for redelivery"
+			}
+			log.Warn("invocation failed", append(attrs, "status", http.StatusInternalServerError, "error", err.Error())...)
+			writeAnswer(log, w, http.StatusInternalServerError, envelope.Answer{Logs: []string{summary + ": " + err.Error()}})
+			return
+		}
+		log.Info("invocation succeeded", append(attrs, "status", http.StatusOK)...)
+		summary := string(res.Action)
+		if res.Reason != "" {
+			summary += ": " + res.Reason
+		}
+		writeAnswer(log, w, http.StatusOK, envelope.Answer{Logs: []string{summary}})
+	})
+}
+
+// recoverKeyVault turns a panic in the events function into a failed
+// invocation, so the message is redelivered and, if it keeps failing,
+// dead-lettered.
+func recoverKeyVault(log *slog.Logger, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				logPanic(log, FunctionKeyVault, r, v)
+				writeAnswer(log, w, http.StatusInternalServerError, envelope.Answer{Logs: []string{"internal error"}})
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
