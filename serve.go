@@ -132,6 +132,7 @@ func policyFor(cfg *config.Config) *request.Policy {
 		AllowedVaults:           make(map[string]bool, len(cfg.AllowedVaults)),
 		AllowLiteralCredentials: cfg.AllowLiteralCredentials,
 		DefaultAPIVersion:       cfg.GraphAPIVersion,
+		StateStore:              cfg.StateURL != "",
 	}
 	for _, h := range cfg.AllowedVaults {
 		p.AllowedVaults[h] = true
@@ -162,5 +163,13 @@ func newService(cfg *config.Config, getenv func(string) string) (*provision.Serv
 	if err != nil {
 		return nil, "", fmt.Errorf("graph client: %w", err)
 	}
-	return provision.New(policyFor(cfg), resolver, g, provision.Options{ConsistencyWait: cfg.ConsistencyWait}), kind, nil
+	opts := provision.Options{ConsistencyWait: cfg.ConsistencyWait}
+	st, err := newStateStore(cfg, getenv)
+	if err != nil {
+		return nil, "", err
+	}
+	if st != nil {
+		opts.States = st // a nil *state.Store must not become a non-nil interface
+	}
+	return provision.New(policyFor(cfg), resolver, g, opts), kind, nil
 }
