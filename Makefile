@@ -14,7 +14,7 @@ export GOFLAGS
 TEST_FLAGS  ?= -timeout 9m
 BIN         := handler
 ZIP         := dist/putsecrets.zip
-FUNCTIONS   := PutSecrets PutSecretsFromQueue PutSecretsFromKeyVault
+FUNCTIONS   := PutSecrets PutSecretsFromQueue PutSecretsFromKeyVault Reconcile
 SESSIONS    ?= false
 
 .PHONY: all build package demo test test-go lint clean bench fuzz load
