@@ -48,12 +48,12 @@ var clouds = map[string]cloudInfo{
 // settings are app settings; start adds the stand-ins' wiring.
 type settings map[string]string
 
-// start starts a fake Azure and the handler with the given app settings
-// (PUTSECRETS_ALLOWED_VAULTS defaults to contoso-kv; a setting given as ""
-// is left unset).
-func start(t *testing.T, s settings) *fixture {
+// start starts a fake Azure (with opts, e.g. azure.WithStorage()) and the
+// handler with the given app settings (PUTSECRETS_ALLOWED_VAULTS defaults to
+// contoso-kv; a setting given as "" is left unset).
+func start(t *testing.T, s settings, opts ...azure.Option) *fixture {
 	t.Helper()
-	f := &fixture{t: t, env: azure.Start(t), belongs: map[string]string{}, stored: map[string]string{}}
+	f := &fixture{t: t, env: azure.Start(t, opts...), belongs: map[string]string{}, stored: map[string]string{}}
 	if s == nil {
 		s = settings{}
 	}
