@@ -20,11 +20,12 @@ func newStateStore(cfg *config.Config, getenv func(string) string) (*state.Store
 	if cfg.StateURL == "" {
 		return nil, nil
 	}
-	cred, _, err := credential.New(getenv, cfg.Cloud, cfg.ClientID)
+	httpClient := transport.New() // follows no redirect, as every client of the app
+	cred, _, err := credential.New(getenv, cfg.Cloud, cfg.ClientID, httpClient)
 	if err != nil {
 		return nil, fmt.Errorf("state store credential: %w", err)
 	}
-	st, err := state.New(cfg.StateURL, cred, &state.Options{ClientOptions: azcore.ClientOptions{Cloud: cfg.Cloud.SDK, Transport: transport.New()}})
+	st, err := state.New(cfg.StateURL, cred, &state.Options{ClientOptions: azcore.ClientOptions{Cloud: cfg.Cloud.SDK, Transport: httpClient}})
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", config.SettingStateURL, err)
 	}

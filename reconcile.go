@@ -37,11 +37,12 @@ func newReconciler(cfg *config.Config, getenv func(string) string, log *slog.Log
 		return rec, err
 	}
 	rec.States = st
-	cred, _, err := credential.New(getenv, cfg.Cloud, cfg.ClientID)
+	httpClient := transport.New() // follows no redirect, as every client of the app
+	cred, _, err := credential.New(getenv, cfg.Cloud, cfg.ClientID, httpClient)
 	if err != nil {
 		return nil, err
 	}
-	opts := azcore.ClientOptions{Cloud: cfg.Cloud.SDK, Transport: transport.New()}
+	opts := azcore.ClientOptions{Cloud: cfg.Cloud.SDK, Transport: httpClient}
 	rec.Versions = vault.New(cred, &vault.Options{ClientOptions: &azsecrets.ClientOptions{ClientOptions: opts}})
 	g, err := graph.NewClient(cfg.Cloud.Graph, cred, &graph.ClientOptions{ClientOptions: opts})
 	if err != nil {

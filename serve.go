@@ -154,15 +154,17 @@ func policyFor(cfg *config.Config) *request.Policy {
 // newService builds the credential and the Azure clients, once, without
 // network I/O.
 func newService(cfg *config.Config, getenv func(string) string) (*provision.Service, credential.Kind, error) {
-	cred, kind, err := credential.New(getenv, cfg.Cloud, cfg.ClientID)
+	// The identity endpoint, Key Vault and Graph share one client that
+	// follows no redirect and keeps enough idle connections for the parallel
+	// secret reads of concurrent invocations; azcore's default keeps 10 per
+	// host and re-handshakes TLS for the rest (internal/transport says why
+	// and what stays the same).
+	httpClient := transport.New()
+	cred, kind, err := credential.New(getenv, cfg.Cloud, cfg.ClientID, httpClient)
 	if err != nil {
 		return nil, "", err
 	}
-	// Key Vault and Graph share one transport that keeps enough idle
-	// connections for the parallel secret reads of concurrent invocations;
-	// azcore's default keeps 10 per host and re-handshakes TLS for the rest
-	// (internal/transport says why and what stays the same).
-	clientOptions := azcore.ClientOptions{Cloud: cfg.Cloud.SDK, Transport: transport.New()}
+	clientOptions := azcore.ClientOptions{Cloud: cfg.Cloud.SDK, Transport: httpClient}
 	resolver := vault.New(cred, &vault.Options{ClientOptions: &azsecrets.ClientOptions{ClientOptions: clientOptions}})
 	g, err := graph.NewClient(cfg.Cloud.Graph, cred, &graph.ClientOptions{ClientOptions: clientOptions})
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"github.com/putsecrets/putsecrets/internal/config"
 	"github.com/putsecrets/putsecrets/internal/credential"
 	"github.com/putsecrets/putsecrets/internal/servicebus"
+	"github.com/putsecrets/putsecrets/internal/transport"
 )
 
 // connectionFlags are the Service Bus flags the enqueue and worker commands
@@ -44,7 +45,7 @@ func newServiceBus(cfg *config.Config, getenv func(string) string, conn config.S
 	if clientID == "" {
 		clientID = cfg.ClientID
 	}
-	cred, _, err := credential.New(getenv, cfg.Cloud, clientID)
+	cred, _, err := credential.New(getenv, cfg.Cloud, clientID, transport.New())
 	if err != nil {
 		return nil, fmt.Errorf("service bus credential: %w", err)
 	}

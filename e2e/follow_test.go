@@ -6,14 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/bloberror"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/container"
 
@@ -31,31 +29,6 @@ func startFollowing(t *testing.T, s settings) *fixture {
 	f := start(t, s, azure.WithStorage())
 	t.Cleanup(func() { f.recordBlobs() })
 	return f
-}
-
-// identityCred asks the fixture's managed identity stand-in for tokens, as
-// the handler's credential does.
-type identityCred struct{ e *azure.Env }
-
-func (c identityCred) GetToken(ctx context.Context, o policy.TokenRequestOptions) (azcore.AccessToken, error) {
-	resource := strings.TrimSuffix(o.Scopes[0], "/.default")
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.e.Identity.Endpoint()+"?api-version=2019-08-01&resource="+resource, nil)
-	if err != nil {
-		return azcore.AccessToken{}, err
-	}
-	req.Header.Set("X-IDENTITY-HEADER", c.e.Identity.Header())
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return azcore.AccessToken{}, err
-	}
-	defer resp.Body.Close()
-	var body struct {
-		AccessToken string `json:"access_token"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil || body.AccessToken == "" {
-		return azcore.AccessToken{}, fmt.Errorf("identity stand-in answered %d: %v", resp.StatusCode, err)
-	}
-	return azcore.AccessToken{Token: body.AccessToken, ExpiresOn: time.Now().Add(time.Hour)}, nil
 }
 
 func (f *fixture) clientOptions() azcore.ClientOptions {

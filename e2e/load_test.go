@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -55,7 +54,7 @@ func TestLoad(t *testing.T) {
 	f.env.KeyVault.AddVault(f.vaultHost(vault))
 	f.env.Graph.AddServicePrincipal(throttledSP)
 	f.env.Graph.Script(throttledSP, times(n, graph.Response{Status: 429, RetryAfter: "120"})...)
-	secrets := []string{f.secretOf("scim-token"), f.secretOf("svc-password"), base}
+	pieces := canaryPieces([]labelled{{"scim-token", f.secretOf("scim-token")}, {"svc-password", f.secretOf("svc-password")}, {"BaseAddress", base}})
 
 	caller := &host.ClientPrincipal{ID: callerOID, Roles: []string{invokeRole}}
 	good := func(sp string) map[string]any {
@@ -131,10 +130,8 @@ func TestLoad(t *testing.T) {
 				bad, outs := k.invoke(ctx)
 				d := time.Since(t0)
 				for _, o := range outs {
-					for _, s := range secrets {
-						if strings.Contains(o, s) {
-							leaks.Add(1)
-						}
+					if len(piecesIn(o, pieces)) > 0 {
+						leaks.Add(1)
 					}
 				}
 				mu.Lock()
@@ -163,7 +160,7 @@ func TestLoad(t *testing.T) {
 		t.Errorf("%d unexpected answers to %q, e.g. %s", c, k, examples[k])
 	}
 	if l := leaks.Load(); l > 0 {
-		t.Errorf("%d answers held a canary", l)
+		t.Errorf("%d answers held a canary or a piece of one", l)
 	}
 	if rss > loadRSSLimit {
 		t.Errorf("peak RSS %d MiB, want at most %d MiB", rss>>20, loadRSSLimit>>20)

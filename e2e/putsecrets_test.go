@@ -316,6 +316,7 @@ func TestStatuses(t *testing.T) {
 		},
 		{
 			name: "502 Graph 403", status: 502, depCode: "Authorization_RequestDenied", detail: []string{"Synchronization.ReadWrite.All"},
+			settings: settings{"PUTSECRETS_GRAPH_CONSISTENCY_WAIT": "0"},
 			setup: func(f *fixture) {
 				f.env.Graph.Script(spID, graph.Response{Status: 403, Code: "Authorization_RequestDenied", Message: "Insufficient privileges to complete the operation."})
 			},

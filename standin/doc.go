@@ -10,6 +10,7 @@
 //   - proxy: the CONNECT proxy (HTTPS_PROXY) routing Azure host names to them.
 //   - azure: all of the above started and wired in one call.
 //   - host: the Azure Functions host in front of the handler binary.
+//   - eventgrid: Event Grid delivering Key Vault's secret events to a queue.
 //
 // Production code must never import these packages; a test here fails if
 // any package outside standin does. See README.md for what is modelled on

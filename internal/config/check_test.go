@@ -84,7 +84,7 @@ func TestCheckRequestQueue(t *testing.T) {
 	tests := []struct{ queue, wantErr string }{
 		{"work", ""},
 		{"REPLIES", `PUTSECRETS_RESULTS_QUEUE: "replies" is also --queue`},
-		{"Putsecrets-KV-Events", "--queue: \"Putsecrets-KV-Events\" is also the events queue"},
+		{"Putsecrets-KV-Events", `PUTSECRETS_EVENTS_QUEUE: "putsecrets-kv-events" is also --queue`},
 		{"a b", "--queue: \"a b\" is not a Service Bus queue name"},
 	}
 	for _, tt := range tests {

@@ -154,7 +154,9 @@ func Load(getenv func(string) string, hostJSON []byte) (*Config, error) {
 // ProcessLookup reads values through getenv and, where getenv returns
 // nothing, presence from the process environment (os.LookupEnv): os.Getenv
 // cannot tell a setting that is present but blank (which LoadLookup refuses
-// for PUTSECRETS_REQUIRED_ROLE and the lists) from an unset one.
+// for the role, the lists, the queues, the state URL, the schedule and the
+// durations) from an unset one. The root's run keeps its getenv; its
+// commands load settings through ProcessLookup(getenv).
 func ProcessLookup(getenv func(string) string) func(string) (string, bool) {
 	return func(k string) (string, bool) {
 		if v := getenv(k); v != "" {
@@ -349,15 +351,14 @@ func (l *loader) loadQueues(c *Config) {
 	c.Queue = queue(SettingQueue, DefaultQueue, "remove the setting for "+DefaultQueue+" or name the request queue")
 	c.EventsQueue = queue(SettingEventsQueue, DefaultEventsQueue, "remove the setting for "+DefaultEventsQueue+" or name the events queue")
 	c.ResultsQueue = queue(SettingResultsQueue, "", "remove the setting for no default outcome destination, or name the results queue")
-	if strings.EqualFold(c.EventsQueue, c.Queue) {
-		l.bad(SettingEventsQueue, "%q is also the request queue (%s): Key Vault events and requests need queues of their own",
-			c.EventsQueue, SettingQueue)
-	}
-	if err := c.resultsLoop(c.Queue, SettingQueue); err != nil {
-		l.errs = append(l.errs, err)
-	}
-	if err := c.resultsLoop(c.EventsQueue, SettingEventsQueue); err != nil {
-		l.errs = append(l.errs, err)
+	for _, err := range []error{
+		c.eventsClash(c.Queue, SettingQueue),
+		c.resultsLoop(c.Queue, SettingQueue),
+		c.resultsLoop(c.EventsQueue, SettingEventsQueue),
+	} {
+		if err != nil {
+			l.errs = append(l.errs, err)
+		}
 	}
 }
 
@@ -368,11 +369,20 @@ func (c *Config) CheckRequestQueue(name, flag string) error {
 	if err := checkQueueName(name); err != nil {
 		return fmt.Errorf("%s: %w", flag, err)
 	}
-	if strings.EqualFold(name, c.EventsQueue) {
-		return fmt.Errorf("%s: %q is also the events queue (%s): Key Vault events and requests need queues of their own",
-			flag, name, SettingEventsQueue)
+	if err := c.eventsClash(name, flag); err != nil {
+		return err
 	}
 	return c.resultsLoop(name, flag)
+}
+
+// eventsClash refuses a request queue (named by setting) that is the events
+// queue: requests would be read as Key Vault events and the other way round.
+func (c *Config) eventsClash(queue, setting string) error {
+	if !strings.EqualFold(c.EventsQueue, queue) {
+		return nil
+	}
+	return fmt.Errorf("%s: %q is also %s (Service Bus names ignore case): Key Vault events and requests "+
+		"need queues of their own", SettingEventsQueue, c.EventsQueue, setting)
 }
 
 // resultsLoop refuses a results queue that is the queue named by setting:

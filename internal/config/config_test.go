@@ -253,7 +253,7 @@ func TestLoadRefuses(t *testing.T) {
 		{"results = set request queue", map[string]string{SettingQueue: "work", SettingResultsQueue: " WORK "}, "", SettingResultsQueue, "a loop"},
 		{"results = events queue", map[string]string{SettingResultsQueue: "putsecrets-KV-events"}, "", SettingResultsQueue, "is also PUTSECRETS_EVENTS_QUEUE"},
 		{"results = set events queue", map[string]string{SettingEventsQueue: "ev", SettingResultsQueue: "EV"}, "", SettingResultsQueue, "is also PUTSECRETS_EVENTS_QUEUE"},
-		{"events = request queue", map[string]string{SettingEventsQueue: "PUTSECRETS-REQUESTS"}, "", SettingEventsQueue, "also the request queue"},
+		{"events = request queue", map[string]string{SettingEventsQueue: "PUTSECRETS-REQUESTS"}, "", SettingEventsQueue, "is also PUTSECRETS_QUEUE"},
 		// Queue names Service Bus would refuse.
 		{"queue name too long", map[string]string{SettingQueue: long}, "", SettingQueue, "longer than Service Bus allows"},
 		{"queue name with a space", map[string]string{SettingQueue: "my queue"}, "", SettingQueue, "not a letter"},

@@ -10,12 +10,19 @@
 //   - Anywhere else, a developer machine: Azure CLI (`az login`), then Azure
 //     Developer CLI (`azd auth login`).
 //
+// Every credential that calls an endpoint (the identity endpoint, Entra ID
+// for workload identity) sends through the client it is given, the app's one
+// client of internal/transport, so it follows no redirect either: Go's
+// client would carry X-IDENTITY-HEADER (it strips only Authorization and
+// cookies) to whatever host a redirect names.
+//
 // Building a credential does no network I/O; the first token is fetched on
 // first use.
 package credential
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
@@ -23,6 +30,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 
 	"github.com/putsecrets/putsecrets/internal/cloud"
+	"github.com/putsecrets/putsecrets/internal/transport"
 )
 
 // Kind names the credential that New chose, for the start-up log line.
@@ -37,9 +45,13 @@ const (
 
 // New returns the credential for the environment read through getenv. Its
 // token failures are *Error.
-// clientID selects a user-assigned managed identity (empty: system-assigned).
-func New(getenv func(string) string, c cloud.Cloud, clientID string) (azcore.TokenCredential, Kind, error) {
-	opts := azcore.ClientOptions{Cloud: c.SDK}
+// clientID selects a user-assigned managed identity (empty: system-assigned);
+// client is the HTTP client its requests go through (transport.New's).
+func New(getenv func(string) string, c cloud.Cloud, clientID string, client policy.Transporter) (azcore.TokenCredential, Kind, error) {
+	if client == nil {
+		return nil, "", errors.New("credential: no HTTP client given")
+	}
+	opts := azcore.ClientOptions{Cloud: c.SDK, Transport: client}
 	switch {
 	case getenv("IDENTITY_ENDPOINT") != "" || getenv("MSI_ENDPOINT") != "":
 		o := &azidentity.ManagedIdentityCredentialOptions{ClientOptions: opts}
@@ -93,10 +105,16 @@ func firstNonEmpty(s ...string) string {
 // not give one. Callers classify it with errors.As; Err is azidentity's error.
 type Error struct {
 	Err error
+	// Redirect is the redirect the identity endpoint answered, which was not
+	// followed; nil when it answered none. azidentity keeps only its text in
+	// Err.
+	Redirect *transport.RedirectError
 }
 
+// Error says that no token came, and why.
 func (e *Error) Error() string { return "get token: " + e.Err.Error() }
 
+// Unwrap returns azidentity's error.
 func (e *Error) Unwrap() error { return e.Err }
 
 // tagged marks every token failure of the credential it wraps as an *Error,
@@ -107,9 +125,10 @@ type tagged struct {
 }
 
 func (t tagged) GetToken(ctx context.Context, opts policy.TokenRequestOptions) (azcore.AccessToken, error) {
+	ctx, redirect := transport.WatchRedirects(ctx)
 	tok, err := t.cred.GetToken(ctx, opts)
 	if err != nil {
-		return tok, &Error{Err: err}
+		return tok, &Error{Err: err, Redirect: redirect()}
 	}
 	return tok, nil
 }

@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/putsecrets/putsecrets/internal/cloud"
+	"github.com/putsecrets/putsecrets/internal/transport"
 )
 
 func TestNewChoosesByEnvironment(t *testing.T) {
@@ -21,7 +22,7 @@ func TestNewChoosesByEnvironment(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			cred, kind, err := New(func(k string) string { return tt.env[k] }, cloud.Public, "client-id")
+			cred, kind, err := New(func(k string) string { return tt.env[k] }, cloud.Public, "client-id", transport.New())
 			if err != nil {
 				t.Fatal(err)
 			}

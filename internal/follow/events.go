@@ -22,6 +22,9 @@ type Followers interface {
 // delivered: the worker dead-letters it, the function fails its invocation.
 var ErrUnreadable = errors.New("unreadable Key Vault event")
 
+// errNoSender is the error of an event that needs a message without a Service Bus connection.
+var errNoSender = errors.New("no Service Bus connection to send with: set ServiceBusConnection or ServiceBusConnection__fullyQualifiedNamespace")
+
 // Action says what Handle did with an event.
 type Action string
 
@@ -75,10 +78,14 @@ func (r *Result) LogAttrs() []any {
 // Events handles Key Vault events (CONTRACT.md §8) for PutSecretsFromKeyVault
 // and the worker.
 type Events struct {
+	// Logger receives the expiry warnings (discarded when nil).
 	Logger *slog.Logger
 	// Store finds followers; nil when no state store is configured
 	// (PUTSECRETS_STATE_URL): then every event is ignored, saying so.
-	Store  Followers
+	Store Followers
+	// Sender sends re-applied requests and expiry reports; nil when no
+	// Service Bus connection is configured: an event that needs a message
+	// then fails, saying so.
 	Sender Sender
 	// Suffix is the cloud's Key Vault DNS suffix.
 	Suffix string
@@ -115,9 +122,6 @@ func (h *Events) Handle(ctx context.Context, body []byte) (*Result, error) {
 	if err != nil {
 		return r, fmt.Errorf("find the followers of secret %s in vault %s: %w", e.Name, e.Vault, err)
 	}
-	if h.Sender == nil {
-		return r, errors.New("no Service Bus connection to send with: set ServiceBusConnection or ServiceBusConnection__fullyQualifiedNamespace")
-	}
 	if e.Type == kvevent.SecretNewVersionCreated {
 		return r, h.reapply(ctx, r, kept)
 	}
@@ -144,6 +148,9 @@ func (h *Events) reapply(ctx context.Context, r *Result, kept []*state.Kept) err
 	if len(targets) == 0 {
 		r.Reason = h.nobody(e, len(kept), "without a version")
 		return nil
+	}
+	if h.Sender == nil {
+		return errNoSender
 	}
 	r.Action = Reapplied
 	for _, k := range targets {

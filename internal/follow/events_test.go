@@ -277,3 +277,25 @@ func TestHandleFailures(t *testing.T) {
 		})
 	}
 }
+
+// TestHandleWithoutSender: without a Service Bus connection an expiry is
+// still logged (and succeeds without a results queue), a new version fails.
+func TestHandleWithoutSender(t *testing.T) {
+	t.Parallel()
+	var log bytes.Buffer
+	h := newEvents(followers(), nil, "", &log)
+	h.Sender = nil
+	if _, err := h.Handle(context.Background(), event(kvevent.SecretExpired, "1")); err != nil {
+		t.Errorf("expiry without a results queue or sender: %v", err)
+	}
+	if !strings.Contains(log.String(), `"level":"WARN"`) {
+		t.Errorf("no warning: %s", log.String())
+	}
+	if _, err := h.Handle(context.Background(), event(kvevent.SecretNewVersionCreated, "1")); err == nil || !strings.Contains(err.Error(), "ServiceBusConnection") {
+		t.Errorf("new version without a sender: got %v, want an error naming ServiceBusConnection", err)
+	}
+	h.ResultsQueue = "results"
+	if _, err := h.Handle(context.Background(), event(kvevent.SecretExpired, "1")); err == nil {
+		t.Error("expiry with a results queue but no sender: no error")
+	}
+}

@@ -102,6 +102,9 @@ func (h *Events) reportExpiry(ctx context.Context, r *Result, kept []*state.Kept
 	if h.ResultsQueue == "" {
 		return nil
 	}
+	if h.Sender == nil {
+		return errNoSender
+	}
 	body, err := json.Marshal(rep)
 	if err != nil {
 		return fmt.Errorf("encode the expiry report: %w", err)

@@ -11,7 +11,8 @@
 // The operations are those of a credential rotation: PutSecrets,
 // ValidateCredentials, StartJob, RestartJob and GetJob. Secret values are
 // revealed in one place (revealPairs), for the two request bodies that carry
-// them, and scrubbed from Graph's answers to those requests. ReplicationWait
+// them, and every operation's error is scrubbed of every value of the
+// invocation (secret.Scrubber, from the context) in one place (send). ReplicationWait
 // is the one retry loop beyond azcore's: it rides out the 401s and 404s of a
 // service principal created moments ago, within a bound.
 package graph
@@ -32,6 +33,9 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/streaming"
+
+	"github.com/putsecrets/putsecrets/internal/secret"
+	"github.com/putsecrets/putsecrets/internal/transport"
 )
 
 const (
@@ -151,21 +155,42 @@ type RequestIDs struct {
 }
 
 // send runs req through the pipeline and checks that Graph answered one of
-// the ok statuses. Any other answer becomes a *ResponseError, whose texts s
-// scrubs of the values the request carried (s may be nil). On every error the
-// IDs still hold the client-request-id sent, so the attempt can be traced.
-func (c *Client) send(req *policy.Request, operation, sentID string, s *scrubber, ok ...int) (*http.Response, RequestIDs, error) {
+// the ok statuses. Any other answer becomes a *ResponseError, whose texts are
+// scrubbed of every value of the invocation: those in the request's context
+// (secret.WithScrubber) and sent, the values this request carries. Every
+// operation passes through here, so none can answer unscrubbed. On every
+// error the IDs still hold the client-request-id sent, so the attempt can be
+// traced.
+func (c *Client) send(req *policy.Request, operation, sentID string, sent []Secret, ok ...int) (*http.Response, RequestIDs, error) {
 	ids := RequestIDs{ClientRequestID: sentID}
 	resp, err := c.internal.Pipeline().Do(req)
 	if err != nil {
+		// A refused redirect names the host Graph's Location pointed to:
+		// Graph's text, which could quote what was sent.
+		if r, ok := errors.AsType[*transport.RedirectError](err); ok {
+			r.To = scrubberFor(req.Raw().Context(), sent).Scrub(r.To)
+		}
 		return nil, ids, err
 	}
 	if !runtime.HasStatusCode(resp, ok...) {
-		return nil, ids, newResponseError(operation, resp, sentID, s)
+		return nil, ids, newResponseError(operation, resp, sentID, scrubberFor(req.Raw().Context(), sent))
 	}
 	ids.RequestID = resp.Header.Get(headerRequestID)
 	ids.ClientRequestID = cmp.Or(resp.Header.Get(headerClientRequestID), sentID)
 	return resp, ids, nil
+}
+
+// scrubberFor returns the invocation's scrubber from ctx, or a new one when
+// ctx carries none, knowing sent as well.
+func scrubberFor(ctx context.Context, sent []Secret) *secret.Scrubber {
+	s := secret.ScrubberFrom(ctx)
+	if s == nil {
+		s = secret.NewScrubber()
+	}
+	for _, sec := range sent {
+		s.Add(sec.Value)
+	}
+	return s
 }
 
 // setJSONBody encodes v as the request body, without HTML escaping (Graph

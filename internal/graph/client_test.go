@@ -3,11 +3,13 @@ package graph
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -18,6 +20,7 @@ import (
 
 	"github.com/putsecrets/putsecrets/internal/cloud"
 	"github.com/putsecrets/putsecrets/internal/secret"
+	"github.com/putsecrets/putsecrets/internal/transport"
 )
 
 const (
@@ -89,6 +92,20 @@ func routeTo(srv *httptest.Server) *http.Client {
 	tr.TLSClientConfig.ServerName = "example.com"
 	tr.TLSClientConfig.MinVersion = tls.VersionTLS12
 	return &http.Client{Transport: tr}
+}
+
+// holdsPiece reports whether s holds v or any 12-character run of it (the
+// scrubber's promise), byte for byte.
+func holdsPiece(s, v string) bool {
+	if len(v) < 12 {
+		return strings.Contains(s, v)
+	}
+	for i := 0; i+12 <= len(v); i++ {
+		if strings.Contains(s, v[i:i+12]) {
+			return true
+		}
+	}
+	return false
 }
 
 func testSecrets() []Secret {
@@ -232,5 +249,36 @@ func TestScopePerCloud(t *testing.T) {
 				t.Errorf("request went to host %q, want %q", host, want)
 			}
 		})
+	}
+}
+
+// redirecting is a transport that answers every request as transport.New's
+// client answers a redirect.
+type redirecting struct{ to string }
+
+func (r redirecting) Do(req *http.Request) (*http.Response, error) {
+	return nil, &transport.RedirectError{StatusCode: http.StatusTemporaryRedirect, From: req.URL.Host, To: r.to}
+}
+
+// TestRedirectScrubbed: the host a redirect pointed to is Graph's text, and
+// a value sent does not survive in it.
+func TestRedirectScrubbed(t *testing.T) {
+	t.Parallel()
+	c, err := NewClient("https://graph.microsoft.com", &fakeCredential{}, &ClientOptions{
+		ClientOptions: azcore.ClientOptions{Transport: redirecting{to: canary + ".evil.example"}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.PutSecrets(t.Context(), "v1.0", "6a9b2c1e-5f4d-4e3a-9b8c-7d6e5f4a3b2c", testSecrets())
+	r, ok := errors.AsType[*transport.RedirectError](err)
+	if !ok {
+		t.Fatalf("error %v is not a *transport.RedirectError", err)
+	}
+	if strings.Contains(r.To, canary) || strings.Contains(err.Error(), canary) {
+		t.Errorf("the redirect error still quotes a value sent (%d bytes)", len(err.Error()))
+	}
+	if !strings.HasSuffix(r.To, ".evil.example") {
+		t.Errorf("To = %q, want the rest of the host kept", r.To)
 	}
 }

@@ -7,10 +7,8 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/putsecrets/putsecrets/internal/retryafter"
@@ -25,7 +23,8 @@ import (
 const maxErrorBody = 64 << 10
 
 // ResponseError is a non-success answer from Microsoft Graph. Read it with
-// errors.As. No field holds a secret value that was sent in the request.
+// errors.As. No field holds a piece of a secret value of the invocation
+// (those the request sent and those the context's secret.Scrubber knows).
 type ResponseError struct {
 	// StatusCode is the HTTP status code.
 	StatusCode int
@@ -36,8 +35,8 @@ type ResponseError struct {
 	// holds JSON text; otherwise error.innerError.code.
 	InnerCode string
 	// Message is the human message (the inner one when error.message holds
-	// JSON text), with every secret value of the request replaced by
-	// "[REDACTED]".
+	// JSON text), with every piece of a secret value of the invocation
+	// replaced by "[REDACTED]" (secret.Scrubber).
 	Message string
 	// RequestID is the response header request-id, else innerError.request-id.
 	RequestID string
@@ -82,9 +81,9 @@ func (e *ResponseError) Error() string {
 }
 
 // newResponseError turns a non-success response into a *ResponseError. sentID
-// is the client-request-id the request carried; s scrubs the request's secret
-// values out of everything taken from the body.
-func newResponseError(operation string, resp *http.Response, sentID string, s *scrubber) *ResponseError {
+// is the client-request-id the request carried; s (never nil) scrubs every
+// value of the invocation out of everything taken from the answer.
+func newResponseError(operation string, resp *http.Response, sentID string, s *secret.Scrubber) *ResponseError {
 	var body []byte
 	if resp.Body != nil {
 		body, _ = io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
@@ -97,12 +96,12 @@ func newResponseError(operation string, resp *http.Response, sentID string, s *s
 	// answer is not ours, and a value it echoes must not reach a log.
 	return &ResponseError{
 		StatusCode:      resp.StatusCode,
-		Code:            s.scrub(d.Code),
-		InnerCode:       s.scrub(d.InnerCode),
-		Message:         s.scrub(d.Message),
-		RequestID:       s.scrub(cmp.Or(resp.Header.Get(headerRequestID), d.RequestID)),
-		ClientRequestID: s.scrub(cmp.Or(resp.Header.Get(headerClientRequestID), d.ClientRequestID, sentID)),
-		Date:            s.scrub(d.Date),
+		Code:            s.Scrub(d.Code),
+		InnerCode:       s.Scrub(d.InnerCode),
+		Message:         s.Scrub(d.Message),
+		RequestID:       s.Scrub(cmp.Or(resp.Header.Get(headerRequestID), d.RequestID)),
+		ClientRequestID: s.Scrub(cmp.Or(resp.Header.Get(headerClientRequestID), d.ClientRequestID, sentID)),
+		Date:            s.Scrub(d.Date),
 		RetryAfter:      retryafter.Parse(resp.Header, time.Now()),
 		Operation:       operation,
 	}
@@ -203,52 +202,4 @@ func decodeMessage(raw json.RawMessage) (message, code string) {
 		message = se.Message
 	}
 	return message, code
-}
-
-// scrubber replaces the secret values of one request in text taken from the
-// response. It is built from the values as they were written into the body;
-// the replacer is built only when an error needs it. A nil scrubber changes
-// nothing.
-type scrubber struct {
-	values []string
-	once   sync.Once
-	r      *strings.Replacer
-}
-
-func (s *scrubber) scrub(text string) string {
-	if s == nil || text == "" {
-		return text
-	}
-	s.once.Do(s.build)
-	return s.r.Replace(text)
-}
-
-// build makes a replacer for each value and its JSON-escaped forms, longest
-// first so that a value containing another is replaced whole.
-func (s *scrubber) build() {
-	var olds []string
-	for _, v := range s.values {
-		if v == "" {
-			continue
-		}
-		olds = append(olds, v)
-		for _, escapeHTML := range []bool{false, true} {
-			var buf bytes.Buffer
-			enc := json.NewEncoder(&buf)
-			enc.SetEscapeHTML(escapeHTML)
-			if enc.Encode(v) == nil {
-				quoted := bytes.TrimSpace(buf.Bytes())
-				olds = append(olds, string(quoted[1:len(quoted)-1]))
-			}
-		}
-	}
-	slices.SortFunc(olds, func(a, b string) int {
-		return cmp.Or(cmp.Compare(len(b), len(a)), strings.Compare(a, b))
-	})
-	olds = slices.Compact(olds)
-	pairs := make([]string, 0, 2*len(olds))
-	for _, o := range olds {
-		pairs = append(pairs, o, secret.Redacted)
-	}
-	s.r = strings.NewReplacer(pairs...)
 }

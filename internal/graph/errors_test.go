@@ -2,7 +2,9 @@ package graph
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"strings"
@@ -72,28 +74,6 @@ func TestDecodeError(t *testing.T) {
 				t.Errorf("decodeError mismatch (-want +got):\n%s", diff)
 			}
 		})
-	}
-}
-
-func TestScrubber(t *testing.T) {
-	t.Parallel()
-	s := &scrubber{values: []string{"abc", "abcdef", "", `q"u<o>te`, "abc"}}
-	tests := []struct{ in, want string }{
-		{"x abcdef y abc z", "x [REDACTED] y [REDACTED] z"},
-		{`raw q"u<o>te`, "raw [REDACTED]"},
-		{`escaped q\"u<o>te`, "escaped [REDACTED]"},
-		{`html-escaped q\"u\u003co\u003ete`, "html-escaped [REDACTED]"},
-		{"nothing here", "nothing here"},
-		{"", ""},
-	}
-	for _, tt := range tests {
-		if got := s.scrub(tt.in); got != tt.want {
-			t.Errorf("scrub(%q) = %q, want %q", tt.in, got, tt.want)
-		}
-	}
-	var none *scrubber
-	if got := none.scrub("abc"); got != "abc" {
-		t.Errorf("nil scrubber changed the text: %q", got)
 	}
 }
 
@@ -167,7 +147,7 @@ func FuzzResponseError(f *testing.F) {
 			h.Set(headerRequestID, requestID)
 		}
 		resp := &http.Response{StatusCode: http.StatusBadRequest, Header: h, Body: io.NopCloser(bytes.NewReader(body))}
-		e := newResponseError("PutSecrets", resp, "sent-id", &scrubber{values: []string{value}})
+		e := newResponseError("PutSecrets", resp, "sent-id", secret.NewScrubber(secret.New(value)))
 		if e.RetryAfter < 0 {
 			t.Fatalf("RetryAfter %v < 0", e.RetryAfter)
 		}
@@ -183,4 +163,74 @@ func FuzzResponseError(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestEveryOperationScrubs: whichever operation Graph answers with an error
+// quoting a value of the invocation (one this request did not even carry),
+// cut off, \u-escaped or percent-encoded, no piece of it survives in the
+// *ResponseError.
+func TestEveryOperationScrubs(t *testing.T) {
+	t.Parallel()
+	const saved = "saved-token-9c1e7f3a-4b2d-8e6f"
+	quotes := map[string]string{
+		"whole":   saved,
+		"cut off": saved[:13],
+		"\\u":     `\u0073aved-token-9c1e7f3a`,
+		"percent": "saved%2dtoken%2D9c1e7f3a",
+		"crlf":    "saved-token-\r\n9c1e7f3a",
+	}
+	ops := map[string]func(ctx context.Context, c *Client) error{
+		OperationPutSecrets: func(ctx context.Context, c *Client) error {
+			_, err := c.PutSecrets(ctx, APIVersionV1, testSPID, testSecrets())
+			return err
+		},
+		OperationValidateCredentials: func(ctx context.Context, c *Client) error {
+			_, err := c.ValidateCredentials(ctx, APIVersionV1, testSPID, CredentialsTarget{TemplateID: "scim"}, testSecrets())
+			return err
+		},
+		OperationStartJob: func(ctx context.Context, c *Client) error {
+			_, err := c.StartJob(ctx, APIVersionV1, testSPID, testJobID)
+			return err
+		},
+		OperationRestartJob: func(ctx context.Context, c *Client) error {
+			_, err := c.RestartJob(ctx, APIVersionV1, testSPID, testJobID, "Full")
+			return err
+		},
+		OperationGetJob: func(ctx context.Context, c *Client) error {
+			_, err := c.GetJob(ctx, APIVersionV1, testSPID, testJobID)
+			return err
+		},
+	}
+	for op, call := range ops {
+		for qname, quote := range quotes {
+			t.Run(op+"/"+qname, func(t *testing.T) {
+				t.Parallel()
+				body, _ := json.Marshal(map[string]any{"error": map[string]any{
+					"code": "Unauthorized", "message": "401 for Authorization: Bearer " + quote + " at the target",
+					"innerError": map[string]string{"request-id": "req-" + quote},
+				}})
+				c, _, _ := setup(t, func(w http.ResponseWriter, r *http.Request) {
+					w.Header().Set("Content-Type", "application/json")
+					w.WriteHeader(http.StatusUnauthorized)
+					_, _ = w.Write(body)
+				}, nil)
+				ctx, s := secret.WithScrubber(t.Context())
+				s.Add(secret.New(saved))
+				err := call(ctx, c)
+				re, ok := errors.AsType[*ResponseError](err)
+				if !ok || re.Operation != op {
+					t.Fatalf("error = %v, want a *ResponseError of %s", err, op)
+				}
+				all := strings.Join([]string{re.Message, re.RequestID, re.Code, err.Error()}, "|")
+				for i := 0; i+12 <= len(saved); i++ {
+					if strings.Contains(all, saved[i:i+12]) {
+						t.Fatalf("a piece of the value survived (at byte %d of the error's texts)", strings.Index(all, saved[i:i+12]))
+					}
+				}
+				if !strings.Contains(re.Message, secret.Redacted) {
+					t.Errorf("Message (%d bytes) is not redacted", len(re.Message))
+				}
+			})
+		}
+	}
 }

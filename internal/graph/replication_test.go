@@ -81,8 +81,29 @@ func TestReplicationWait(t *testing.T) {
 			wantWait:   &ReplicationError{Tries: 3, Waited: 1500 * ms, Limit: 30 * time.Second},
 		},
 		{
-			name: "403 is not waited for", limit: 30 * time.Second,
-			answers: []error{answer(403)}, wantCalls: 1, wantErr: answer(403),
+			name: "403 twice then success", limit: 30 * time.Second,
+			answers: []error{answer(403), answer(403), nil}, wantCalls: 3,
+			wantDelays: []time.Duration{500 * ms, 1000 * ms}, wantSettled: true,
+		},
+		{
+			name: "403 until the limit", limit: 2 * time.Second,
+			answers: []error{answer(403)}, wantCalls: 4,
+			wantDelays: []time.Duration{500 * ms, 1000 * ms, 500 * ms},
+			wantWait:   &ReplicationError{Tries: 4, Waited: 2 * time.Second, Limit: 2 * time.Second},
+		},
+		{
+			name: "403, 401 and 404 share one wait", limit: 2 * time.Second,
+			answers: []error{answer(401), answer(403), answer(404)}, wantCalls: 4,
+			wantDelays: []time.Duration{500 * ms, 1000 * ms, 500 * ms},
+			wantWait:   &ReplicationError{Tries: 4, Waited: 2 * time.Second, Limit: 2 * time.Second},
+		},
+		{
+			name: "400 is not waited for", limit: 30 * time.Second,
+			answers: []error{answer(400)}, wantCalls: 1, wantErr: answer(400),
+		},
+		{
+			name: "409 is the pipeline's, not waited for", limit: 30 * time.Second,
+			answers: []error{answer(409)}, wantCalls: 1, wantErr: answer(409),
 		},
 		{
 			name: "other errors are not waited for", limit: 30 * time.Second,
@@ -146,8 +167,9 @@ func TestReplicationWait(t *testing.T) {
 }
 
 // TestReplicationWaitSettles: once a call of the invocation succeeded, the
-// service principal exists for Graph, and a later 404 (an unknown job) is
-// answered at once.
+// service principal exists for Graph and the identity's permission reached
+// it, and a later 401, 403 or 404 (an unknown job, a refused job operation)
+// is answered at once.
 func TestReplicationWaitSettles(t *testing.T) {
 	t.Parallel()
 	clock := &fakeClock{t: time.Now()}
@@ -156,10 +178,12 @@ func TestReplicationWaitSettles(t *testing.T) {
 	if err := w.Do(t.Context(), func(context.Context) error { return nil }); err != nil {
 		t.Fatal(err)
 	}
-	calls := 0
-	err := w.Do(t.Context(), func(context.Context) error { calls++; return answer(http.StatusNotFound) })
-	if _, ok := errors.AsType[*ReplicationError](err); ok || calls != 1 || len(clock.delays) != 0 {
-		t.Errorf("after a success: error %v, %d calls, delays %v; want Graph's 404 after 1 call", err, calls, clock.delays)
+	for _, status := range []int{http.StatusUnauthorized, http.StatusForbidden, http.StatusNotFound} {
+		calls := 0
+		err := w.Do(t.Context(), func(context.Context) error { calls++; return answer(status) })
+		if _, ok := errors.AsType[*ReplicationError](err); ok || calls != 1 || len(clock.delays) != 0 {
+			t.Errorf("after a success: error %v, %d calls, delays %v; want Graph's %d after 1 call", err, calls, clock.delays, status)
+		}
 	}
 }
 

@@ -40,34 +40,34 @@ func (c *Client) PutSecrets(ctx context.Context, apiVersion, servicePrincipalID 
 	ctx, endSpan := runtime.StartSpan(ctx, "Client."+operation, c.internal.Tracer(), nil)
 	defer func() { endSpan(err) }()
 
-	req, sentID, s, err := c.putSecretsCreateRequest(ctx, apiVersion, servicePrincipalID, secrets)
+	req, sentID, err := c.putSecretsCreateRequest(ctx, apiVersion, servicePrincipalID, secrets)
 	if err != nil {
 		return PutSecretsResponse{}, err
 	}
 	var ids RequestIDs
-	_, ids, err = c.send(req, operation, sentID, s, http.StatusOK, http.StatusNoContent)
+	_, ids, err = c.send(req, operation, sentID, secrets, http.StatusOK, http.StatusNoContent)
 	return PutSecretsResponse{ids}, err
 }
 
 // putSecretsCreateRequest builds the PutSecrets request and returns it with
-// the client-request-id it carries and a scrubber for the values it holds.
-func (c *Client) putSecretsCreateRequest(ctx context.Context, apiVersion, servicePrincipalID string, secrets []Secret) (*policy.Request, string, *scrubber, error) {
+// the client-request-id it carries.
+func (c *Client) putSecretsCreateRequest(ctx context.Context, apiVersion, servicePrincipalID string, secrets []Secret) (*policy.Request, string, error) {
 	id, err := pathParam("servicePrincipalID", servicePrincipalID)
 	if err != nil {
-		return nil, "", nil, err
+		return nil, "", err
 	}
-	pairs, s, err := revealPairs(secrets)
+	pairs, err := revealPairs(secrets)
 	if err != nil {
-		return nil, "", nil, err
+		return nil, "", err
 	}
 	req, sentID, err := c.newRequest(ctx, http.MethodPut, apiVersion, "/servicePrincipals/"+id+"/synchronization/secrets")
 	if err != nil {
-		return nil, "", nil, err
+		return nil, "", err
 	}
 	if err := setJSONBody(req, putSecretsBody{Value: pairs}); err != nil {
-		return nil, "", nil, err
+		return nil, "", err
 	}
-	return req, sentID, s, nil
+	return req, sentID, nil
 }
 
 // putSecretsBody is the PUT's body: {"value":[{"key":…,"value":…},…]}.
@@ -83,37 +83,34 @@ type keyValue struct {
 
 // revealPairs turns secrets into the pairs a request body carries. It is the
 // one place where secret values are revealed, for the bodies of PutSecrets
-// and ValidateCredentials; the scrubber it returns knows the values so that
-// they can be cut out of Graph's error messages.
-func revealPairs(secrets []Secret) ([]keyValue, *scrubber, error) {
+// and ValidateCredentials. (send cuts the same values out of Graph's error
+// messages.)
+func revealPairs(secrets []Secret) ([]keyValue, error) {
 	if len(secrets) == 0 {
-		return nil, nil, errors.New("secrets cannot be empty")
+		return nil, errors.New("secrets cannot be empty")
 	}
 	pairs := make([]keyValue, len(secrets))
-	s := &scrubber{values: make([]string, len(secrets))}
 	for i, sec := range secrets {
 		if sec.Key == "" {
-			return nil, nil, fmt.Errorf("secrets[%d]: key cannot be empty", i)
+			return nil, fmt.Errorf("secrets[%d]: key cannot be empty", i)
 		}
 		v := sec.Value.Reveal()
 		if !utf8.ValidString(v) {
 			// encoding/json would silently turn the bad bytes into U+FFFD and
 			// store a different value.
-			return nil, nil, fmt.Errorf("secrets[%d] (%s): value is not valid UTF-8", i, sec.Key)
+			return nil, fmt.Errorf("secrets[%d] (%s): value is not valid UTF-8", i, sec.Key)
 		}
 		pairs[i] = keyValue{Key: sec.Key, Value: v}
-		s.values[i] = v
 	}
-	return pairs, s, nil
+	return pairs, nil
 }
 
 // encodePutSecretsBody returns the PUT's body for secrets (golden tests and
 // benchmarks read it).
-func encodePutSecretsBody(secrets []Secret) ([]byte, *scrubber, error) {
-	pairs, s, err := revealPairs(secrets)
+func encodePutSecretsBody(secrets []Secret) ([]byte, error) {
+	pairs, err := revealPairs(secrets)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	body, err := marshalJSON(putSecretsBody{Value: pairs})
-	return body, s, err
+	return marshalJSON(putSecretsBody{Value: pairs})
 }

@@ -149,7 +149,7 @@ func TestPutSecretsRejectsBeforeIO(t *testing.T) {
 			if err == nil {
 				t.Fatal("PutSecrets succeeded, want an error")
 			}
-			if strings.Contains(err.Error(), canary) {
+			if holdsPiece(err.Error(), canary) {
 				t.Errorf("error reveals the value: %v", err)
 			}
 			if n := srv.hits.Load(); n != 0 {
@@ -403,7 +403,7 @@ func TestPutSecretsResponseError(t *testing.T) {
 			if tt.wantLine != "" && !strings.HasPrefix(line, tt.wantLine) {
 				t.Errorf("Error() = %q, want prefix %q", line, tt.wantLine)
 			}
-			if strings.ContainsAny(line, "\r\n") || strings.Contains(line, canary) || strings.Contains(line, "scim.example.com") {
+			if strings.ContainsAny(line, "\r\n") || holdsPiece(line, canary) || strings.Contains(line, "scim.example.com") {
 				t.Errorf("Error() = %q: want one line without values", line)
 			}
 		})
@@ -460,7 +460,7 @@ func TestLoggingNeverShowsValues(t *testing.T) {
 	if got == "" {
 		t.Fatal("no azcore log output; the test checks nothing")
 	}
-	if strings.Contains(got, canary) {
+	if holdsPiece(got, canary) {
 		t.Errorf("azcore log holds a secret value:\n%s", got)
 	}
 	if !strings.Contains(got, resp.ClientRequestID) {
@@ -478,7 +478,7 @@ func BenchmarkEncodePutSecretsBody(b *testing.B) {
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, _, err := encodePutSecretsBody(secrets); err != nil {
+		if _, err := encodePutSecretsBody(secrets); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -40,12 +40,12 @@ func (c *Client) ValidateCredentials(ctx context.Context, apiVersion, servicePri
 	ctx, endSpan := runtime.StartSpan(ctx, "Client."+operation, c.internal.Tracer(), nil)
 	defer func() { endSpan(err) }()
 
-	req, sentID, s, err := c.validateCredentialsCreateRequest(ctx, apiVersion, servicePrincipalID, target, secrets)
+	req, sentID, err := c.validateCredentialsCreateRequest(ctx, apiVersion, servicePrincipalID, target, secrets)
 	if err != nil {
 		return ValidateCredentialsResponse{}, err
 	}
 	var ids RequestIDs
-	_, ids, err = c.send(req, operation, sentID, s, http.StatusOK, http.StatusNoContent)
+	_, ids, err = c.send(req, operation, sentID, secrets, http.StatusOK, http.StatusNoContent)
 	return ValidateCredentialsResponse{ids}, err
 }
 
@@ -58,35 +58,35 @@ type validateCredentialsBody struct {
 	Credentials         []keyValue `json:"credentials"`
 }
 
-func (c *Client) validateCredentialsCreateRequest(ctx context.Context, apiVersion, servicePrincipalID string, target CredentialsTarget, secrets []Secret) (*policy.Request, string, *scrubber, error) {
+func (c *Client) validateCredentialsCreateRequest(ctx context.Context, apiVersion, servicePrincipalID string, target CredentialsTarget, secrets []Secret) (*policy.Request, string, error) {
 	id, err := pathParam("servicePrincipalID", servicePrincipalID)
 	if err != nil {
-		return nil, "", nil, err
+		return nil, "", err
 	}
 	path := "/servicePrincipals/" + id + "/synchronization/jobs/validateCredentials"
 	switch {
 	case target.TemplateID != "" && target.JobID != "":
-		return nil, "", nil, errors.New("credentials target has both a template ID and a job ID")
+		return nil, "", errors.New("credentials target has both a template ID and a job ID")
 	case target.JobID != "":
 		job, err := pathParam("jobID", target.JobID)
 		if err != nil {
-			return nil, "", nil, err
+			return nil, "", err
 		}
 		path = "/servicePrincipals/" + id + "/synchronization/jobs/" + job + "/validateCredentials"
 	case target.TemplateID == "":
-		return nil, "", nil, errors.New("credentials target needs a template ID or a job ID")
+		return nil, "", errors.New("credentials target needs a template ID or a job ID")
 	}
-	pairs, s, err := revealPairs(secrets)
+	pairs, err := revealPairs(secrets)
 	if err != nil {
-		return nil, "", nil, err
+		return nil, "", err
 	}
 	req, sentID, err := c.newRequest(ctx, http.MethodPost, apiVersion, path)
 	if err != nil {
-		return nil, "", nil, err
+		return nil, "", err
 	}
 	body := validateCredentialsBody{UseSavedCredentials: false, TemplateID: target.TemplateID, Credentials: pairs}
 	if err := setJSONBody(req, body); err != nil {
-		return nil, "", nil, err
+		return nil, "", err
 	}
-	return req, sentID, s, nil
+	return req, sentID, nil
 }

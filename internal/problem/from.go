@@ -1,6 +1,7 @@
 package problem
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -16,6 +17,8 @@ import (
 	"github.com/putsecrets/putsecrets/internal/credential"
 	"github.com/putsecrets/putsecrets/internal/graph"
 	"github.com/putsecrets/putsecrets/internal/request"
+	"github.com/putsecrets/putsecrets/internal/secret"
+	"github.com/putsecrets/putsecrets/internal/transport"
 	"github.com/putsecrets/putsecrets/internal/vault"
 )
 
@@ -33,10 +36,11 @@ type failure struct {
 //
 //	400 invalid request · 403 refused by policy · 404 no such service principal
 //	422 secret missing/disabled, Graph rejected the payload or the credentials
-//	502 Key Vault 403, Graph 401/403, the identity endpoint refused the identity
+//	502 Key Vault 403, Graph 401/403, the identity endpoint refused the identity,
+//	    a redirect from any of them (never followed)
 //	503 throttled or unavailable after retries, out of time · 500 anything else
 //
-// A Graph 401 or 404 that outlasted the replication wait
+// A Graph 401, 403 or 404 that outlasted the replication wait
 // (*graph.ReplicationError) keeps its status, 502 or 404, and the detail names
 // both causes: not replicated yet, or the identity may not see or write it.
 // An error wrapped by AfterSave keeps its status, and the detail says that the
@@ -45,7 +49,38 @@ type failure struct {
 //
 // When several failures happened (several secrets), every one is listed and
 // the status is the one that needs a person's action first.
+//
+// When err carries an invocation's secret.Scrubber (secret.Scrubber.Wrap, as
+// provision.Put returns its errors), every text of the document is scrubbed
+// by it: the last line behind the scrubbing where dependency text enters.
 func From(err error) *Problem {
+	p := from(err)
+	if s := secret.ScrubberOf(err); s != nil {
+		p = p.scrubbed(s)
+	}
+	return p
+}
+
+// scrubbed returns a copy of p with every text scrubbed by s but the field
+// paths and the vault name, which come from the request's structure.
+func (p *Problem) scrubbed(s *secret.Scrubber) *Problem {
+	q := *p
+	q.Doc.Detail = s.Scrub(q.Doc.Detail)
+	if q.Doc.Errors != nil {
+		q.Doc.Errors = make([]FieldError, len(p.Doc.Errors))
+		for i, e := range p.Doc.Errors {
+			q.Doc.Errors[i] = FieldError{Field: e.Field, Message: s.Scrub(e.Message)}
+		}
+	}
+	if d := p.Doc.Dependency; d != nil {
+		q.Doc.Dependency = &Dependency{Service: d.Service, Status: d.Status, Code: s.Scrub(d.Code),
+			InnerCode: s.Scrub(d.InnerCode), RequestID: s.Scrub(d.RequestID),
+			ClientRequestID: s.Scrub(d.ClientRequestID), Vault: d.Vault}
+	}
+	return &q
+}
+
+func from(err error) *Problem {
 	var reqErr *request.Error
 	if errors.As(err, &reqErr) {
 		return fromRequest(reqErr)
@@ -118,6 +153,10 @@ func classify(err error) failure {
 	}
 	var gerr *graph.ResponseError
 	var verr *vault.Error
+	if f, ok := fromRedirect(err); ok {
+		f.fields = fields
+		return f
+	}
 	switch {
 	case errors.As(err, &gerr):
 		var wait *graph.ReplicationError
@@ -157,6 +196,13 @@ func fromGraph(e *graph.ResponseError, wait *graph.ReplicationError) failure {
 				"managed identity may not write it: grant the identity the Microsoft Graph application permission %s, "+
 				"or %s and add the identity as an owner of the service principal.",
 			answered(wait), operationText(e.Operation), said, waited(wait), settingConsistencyWait, permSyncAll, permOwnedBy)}
+	case wait != nil && s == http.StatusForbidden:
+		return failure{status: 502, dep: dep, message: fmt.Sprintf(
+			"Microsoft Graph %s 403 for the service principal while %s (%s; %s). The app's managed identity "+
+				"may not write it: grant the identity the Microsoft Graph application permission %s, or %s and add "+
+				"the identity as an owner of the service principal. A grant or an ownership made moments ago can "+
+				"answer this until it has replicated: retry later, or raise %s.",
+			answered(wait), operationText(e.Operation), said, waited(wait), permSyncAll, permOwnedBy, settingConsistencyWait)}
 	case wait != nil && s == http.StatusNotFound:
 		if e.Operation == graph.OperationValidateCredentials {
 			hint += " With validate.jobId, also check that the job exists on the service principal."
@@ -323,6 +369,47 @@ func fromVault(e *vault.Error) failure {
 		f.dep = dep
 	}
 	return f
+}
+
+// fromRedirect classifies a redirect that the shared client refused
+// (transport.RedirectError): 502, naming the status and the host it pointed
+// to, for Graph, Key Vault and the identity endpoint alike. The identity
+// endpoint's redirect is found on the *credential.Error, as azidentity keeps
+// only the text of the error it met.
+func fromRedirect(err error) (failure, bool) {
+	r, ok := errors.AsType[*transport.RedirectError](err)
+	tokenErr, isToken := errors.AsType[*credential.Error](err)
+	if isToken && tokenErr.Redirect != nil {
+		r, ok = tokenErr.Redirect, true
+	}
+	if !ok {
+		return failure{}, false
+	}
+	dep := &Dependency{Status: r.StatusCode}
+	who := "a dependency"
+	verr, isVault := errors.AsType[*vault.Error](err)
+	c, isCalling := errors.AsType[*Calling](err)
+	switch {
+	case isToken:
+		dep.Service, who = "managedIdentity", "the identity endpoint"
+	case isVault:
+		dep.Service, dep.Vault, who = "keyVault", verr.Ref.Vault, fmt.Sprintf("vault %q", verr.Ref.Vault)
+	case isCalling && c.Dependency == "Microsoft Graph":
+		dep.Service, who = "graph", c.Dependency
+	case isCalling && c.Dependency == "Key Vault":
+		dep.Service, who = "keyVault", c.Dependency
+	case isCalling:
+		who = c.Dependency
+	}
+	to := "without a usable Location"
+	if r.To != "" {
+		to = "pointing to host " + r.To
+	}
+	return failure{status: 502, dep: dep, message: fmt.Sprintf(
+		"%s (%s) answered %d %s %s. The app follows no redirect: requests go only to the hosts they were built "+
+			"for, so nothing was sent to %s. Azure services do not redirect these calls: check HTTPS_PROXY and any "+
+			"proxy or network appliance between the app and %s.",
+		who, r.From, r.StatusCode, http.StatusText(r.StatusCode), to, cmp.Or(r.To, "another host"), r.From)}, true
 }
 
 // fromTransport classifies errors that carry no dependency answer: the

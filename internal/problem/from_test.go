@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -19,6 +20,8 @@ import (
 	"github.com/putsecrets/putsecrets/internal/credential"
 	"github.com/putsecrets/putsecrets/internal/graph"
 	"github.com/putsecrets/putsecrets/internal/request"
+	"github.com/putsecrets/putsecrets/internal/secret"
+	"github.com/putsecrets/putsecrets/internal/transport"
 	"github.com/putsecrets/putsecrets/internal/vault"
 )
 
@@ -121,6 +124,21 @@ func TestFrom(t *testing.T) {
 				"Application.ReadWrite.OwnedBy", "object ID", "validate.jobId"},
 		},
 		{
+			name: "403 throughout the replication wait names the permission and the wait",
+			err: During("Microsoft Graph", &graph.ReplicationError{Tries: 5, Waited: 2 * time.Second, Limit: 2 * time.Second,
+				Err: &graph.ResponseError{StatusCode: 403, Code: "Authorization_RequestDenied", Operation: graph.OperationStartJob, RequestID: "g-f"}}),
+			status: 502, dependency: &Dependency{Service: "graph", Status: 403, Code: "Authorization_RequestDenied", RequestID: "g-f"},
+			detail: []string{"kept answering 403", "starting the synchronization job", "5 tries over 2s", "waiting at most 2s",
+				"Synchronization.ReadWrite.All", "Application.ReadWrite.OwnedBy", "owner", "replicated", "PUTSECRETS_GRAPH_CONSISTENCY_WAIT", "g-f"},
+		},
+		{
+			name: "403 after a call succeeded is answered without a wait",
+			err: AfterSave("put-1", AtFields(During("Microsoft Graph", &graph.ResponseError{StatusCode: 403,
+				Code: "Authorization_RequestDenied", Operation: graph.OperationRestartJob}), "job.id")),
+			status: 502, fields: []string{"job.id"}, dependency: &Dependency{Service: "graph", Status: 403, Code: "Authorization_RequestDenied"},
+			detail: []string{"The secrets were saved", "Synchronization.ReadWrite.All", "Application.ReadWrite.OwnedBy"},
+		},
+		{
 			name:   "401 without a replication wait",
 			err:    &graph.ReplicationError{Tries: 1, Err: &graph.ResponseError{StatusCode: 401, Operation: graph.OperationPutSecrets}},
 			status: 502, dependency: &Dependency{Service: "graph", Status: 401},
@@ -198,6 +216,39 @@ func TestFrom(t *testing.T) {
 			name:   "identity endpoint unreachable",
 			err:    During("Microsoft Graph", &credential.Error{Err: errors.New("connection refused")}),
 			status: 503, transient: true, dependency: &Dependency{Service: "managedIdentity"}, detail: []string{"az login"},
+		},
+		{
+			name: "Graph redirect, as the pipeline returns it",
+			err: During("Microsoft Graph", fmt.Errorf("put secrets: %w", &url.Error{Op: "Put", URL: "https://graph.microsoft.com/v1.0/x",
+				Err: &transport.RedirectError{StatusCode: 307, From: "graph.microsoft.com", To: "evil.example"}})),
+			status: 502, dependency: &Dependency{Service: "graph", Status: 307},
+			detail: []string{"307 Temporary Redirect", "evil.example", "graph.microsoft.com", "follows no redirect"},
+		},
+		{
+			name: "Key Vault redirect",
+			err: AtFields(vaultErr("a", &url.Error{Op: "Get", URL: "https://contoso-kv.vault.azure.net/secrets/a",
+				Err: &transport.RedirectError{StatusCode: 302, From: "contoso-kv.vault.azure.net", To: "other.vault.azure.net"}}), "secrets[0].secretUri"),
+			status: 502, fields: []string{"secrets[0].secretUri"}, dependency: &Dependency{Service: "keyVault", Status: 302, Vault: "contoso-kv"},
+			detail: []string{"302 Found", "other.vault.azure.net", `vault "contoso-kv"`},
+		},
+		{
+			name: "identity endpoint redirect, known only to the credential error",
+			err: AtFields(vaultErr("a", &credential.Error{Err: errors.New("ManagedIdentityCredential: text only"),
+				Redirect: &transport.RedirectError{StatusCode: 308, From: "127.0.0.1:41000", To: "evil.example"}}), "secrets[0].secretUri"),
+			status: 502, fields: []string{"secrets[0].secretUri"}, dependency: &Dependency{Service: "managedIdentity", Status: 308},
+			detail: []string{"308 Permanent Redirect", "evil.example", "identity endpoint"},
+		},
+		{
+			name:   "redirect without a Location",
+			err:    During("Microsoft Graph", &transport.RedirectError{StatusCode: 301, From: "graph.microsoft.com"}),
+			status: 502, dependency: &Dependency{Service: "graph", Status: 301}, detail: []string{"without a usable Location"},
+		},
+		{
+			name: "redirect of a job call after the save",
+			err: AfterSave("req-1", AtFields(During("Microsoft Graph",
+				&transport.RedirectError{StatusCode: 307, From: "graph.microsoft.com", To: "evil.example"}), "job.id")),
+			status: 502, fields: []string{"job.id"}, dependency: &Dependency{Service: "graph", Status: 307},
+			detail: []string{"The secrets were saved", "evil.example"},
 		},
 		{
 			name:   "out of time",
@@ -278,5 +329,35 @@ func TestRetryAfterHeader(t *testing.T) {
 	}
 	if got := From(&graph.ResponseError{StatusCode: 503}).RetryAfterHeader(); got != "" {
 		t.Errorf("RetryAfterHeader() without Retry-After = %q", got)
+	}
+}
+
+// TestFromScrubsAsTheLastLine: an error that carries the invocation's
+// scrubber yields a document without any piece of a value, even when the
+// error itself (here built by hand) was not scrubbed where it was made.
+func TestFromScrubsAsTheLastLine(t *testing.T) {
+	t.Parallel()
+	const v = "last-line-token-5e1d9a0c"
+	s := secret.NewScrubber(secret.New(v))
+	for name, err := range map[string]error{
+		"graph": &graph.ResponseError{StatusCode: 401, Operation: graph.OperationStartJob, Code: "x" + v[:14],
+			Message: "Bearer " + `\u006c` + v[1:], RequestID: v[3:17]},
+		"after save": AfterSave("req-"+v, &graph.ResponseError{StatusCode: 400, Operation: graph.OperationGetJob,
+			Message: "bad " + strings.ReplaceAll(v, "-", "%2d")}),
+	} {
+		p := From(s.Wrap(err))
+		doc := string(p.JSON()) + fmt.Sprint(p.LogAttrs()...)
+		for i := 0; i+12 <= len(v); i++ {
+			if strings.Contains(doc, v[i:i+12]) {
+				t.Errorf("%s: a piece of the value survived (at byte %d)", name, strings.Index(doc, v[i:i+12]))
+				break
+			}
+		}
+		if !strings.Contains(doc, secret.Redacted) {
+			t.Errorf("%s: nothing redacted", name)
+		}
+		if unscrubbed := From(err); !strings.Contains(string(unscrubbed.JSON()), v[3:17]) {
+			t.Errorf("%s: the test's error holds no value to scrub", name)
+		}
 	}
 }

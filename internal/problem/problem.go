@@ -3,9 +3,10 @@
 // function that maps errors to statuses; nothing else decides a status.
 //
 // A problem document never holds a secret value: messages are built here
-// from field paths, key and vault names, and dependency codes, and the only
-// dependency text passed through (Graph's message) was scrubbed of every
-// value sent by the graph client.
+// from field paths, key and vault names, and dependency codes; the
+// dependency text passed through (Graph's message) was scrubbed where it
+// entered (secret.Scrubber), and From scrubs the whole document again with
+// the invocation's scrubber when the error carries one.
 package problem
 
 import (

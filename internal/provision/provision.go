@@ -22,6 +22,7 @@ import (
 	"github.com/putsecrets/putsecrets/internal/graph"
 	"github.com/putsecrets/putsecrets/internal/problem"
 	"github.com/putsecrets/putsecrets/internal/request"
+	"github.com/putsecrets/putsecrets/internal/secret"
 	"github.com/putsecrets/putsecrets/internal/vault"
 )
 
@@ -134,14 +135,26 @@ func (s *Service) Policy() *request.Policy { return s.policy }
 // (CONTRACT.md §2), so it neither validates, saves, touches the job nor
 // keeps a state. Errors are for problem.From; an error of step 3 says that
 // the secrets were saved, and one of step 4 is a 503 that says so too.
-func (s *Service) Put(ctx context.Context, body []byte) (*Result, error) {
+//
+// Every value of the invocation joins the context's secret.Scrubber (one is
+// attached when ctx has none) as soon as it is known: the literals once the
+// document is parsed, the Key Vault values once resolved, before any Graph
+// call. Graph's and Key Vault's error construction read it there, and the
+// error Put returns is wrapped by it (Scrubber.Wrap), so its text and the
+// problem document problem.From builds are scrubbed too.
+func (s *Service) Put(ctx context.Context, body []byte) (_ *Result, err error) {
 	start := time.Now()
 	res := &Result{}
 	defer func() { res.DurationMs = time.Since(start).Milliseconds() }()
+	ctx, scrubber := secret.WithScrubber(ctx)
+	defer func() { err = scrubber.Wrap(err) }()
 
 	req, err := request.Parse(body, s.policy)
 	if err != nil {
 		return res, err
+	}
+	for _, e := range req.Secrets {
+		scrubber.Add(e.Value)
 	}
 	res.ServicePrincipalID, res.APIVersion = req.ServicePrincipalID, req.APIVersion
 	res.Keys = make([]string, len(req.Secrets))
@@ -155,6 +168,9 @@ func (s *Service) Put(ctx context.Context, body []byte) (*Result, error) {
 	secrets, versions, err := s.resolve(ctx, req)
 	if err != nil {
 		return res, err
+	}
+	for _, sec := range secrets {
+		scrubber.Add(sec.Value)
 	}
 	wait := graph.NewReplicationWait(s.opts.ConsistencyWait)
 	if v := req.Validate; v != nil && !req.DryRun {

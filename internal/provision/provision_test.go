@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/json"
+	"fmt"
 	"net"
 	"net/http"
 	"strings"
@@ -18,6 +19,7 @@ import (
 	"github.com/putsecrets/putsecrets/internal/problem"
 	"github.com/putsecrets/putsecrets/internal/provision"
 	"github.com/putsecrets/putsecrets/internal/request"
+	"github.com/putsecrets/putsecrets/internal/secret"
 	graphstandin "github.com/putsecrets/putsecrets/standin/graph"
 	"github.com/putsecrets/putsecrets/standin/identity"
 	"github.com/putsecrets/putsecrets/standin/tlsca"
@@ -245,5 +247,39 @@ func TestPut(t *testing.T) {
 				t.Errorf("answer %s lacks validated", answer)
 			}
 		})
+	}
+}
+
+// TestPutScrubsEveryError: the job follow-up's Graph error quotes the token
+// that was saved (a request that carried no value); the error Put returns,
+// its text and the problem built from it hold no piece of it, and the
+// caller's scrubber (attached before Put) learnt the values.
+func TestPutScrubsEveryError(t *testing.T) {
+	t.Parallel()
+	svc, g := setup(t, 0)
+	g.AddJob(spID, graphstandin.Job{ID: jobID, TemplateID: "scim", State: graphstandin.JobState{Code: graphstandin.StatusActive}})
+	g.Script(spID, graphstandin.Response{}, graphstandin.Response{Status: 400, Message: "Bearer " + token[2:18] + " refused"})
+	ctx, scrubber := secret.WithScrubber(t.Context())
+	_, err := svc.Put(ctx, document(`,"job":{"id":"`+jobID+`","action":"restart"}`))
+	if err == nil {
+		t.Fatal("Put succeeded; want the restart's 400")
+	}
+	if secret.ScrubberOf(err) != scrubber {
+		t.Error("Put's error does not carry the caller's scrubber")
+	}
+	p := problem.From(err)
+	for what, text := range map[string]string{"error": err.Error(), "problem": string(p.JSON()), "log": fmt.Sprint(p.LogAttrs()...)} {
+		for i := 0; i+12 <= len(token); i++ {
+			if strings.Contains(text, token[i:i+12]) {
+				t.Errorf("the %s holds a piece of the token", what)
+				break
+			}
+		}
+	}
+	if !strings.Contains(p.Doc.Detail, "Bearer "+secret.Redacted) {
+		t.Errorf("the detail (%d bytes, not shown: it may hold a value) lacks the scrubbed quote", len(p.Doc.Detail))
+	}
+	if got := scrubber.Scrub(token); got != secret.Redacted {
+		t.Error("the caller's scrubber does not know the token")
 	}
 }

@@ -20,6 +20,7 @@ import (
 
 	"github.com/putsecrets/putsecrets/internal/problem"
 	"github.com/putsecrets/putsecrets/internal/provision"
+	"github.com/putsecrets/putsecrets/internal/secret"
 )
 
 // Putter does the work for one request document.
@@ -77,6 +78,9 @@ type Decision struct {
 	// Bus's DeadLetterReason/DeadLetterErrorDescription and the logs. They
 	// never hold a secret value (problem documents never do).
 	Reason, Description string
+	// Scrubber knows every value of the invocation, for Service Bus errors
+	// met after Process returned (settling the message).
+	Scrubber *secret.Scrubber
 }
 
 // LogProblem is the failure to log for the decision: the request's problem,
@@ -118,12 +122,17 @@ const maxDescription = 4096
 
 // Process puts the message's secrets, publishes the outcome where a
 // destination exists, and decides the settlement.
+//
+// The invocation's secret.Scrubber rides in ctx (attached here when absent),
+// so the Service Bus error of a failed publish is scrubbed like the
+// request's own errors.
 func (p *Processor) Process(ctx context.Context, m Message) Decision {
+	ctx, scrubber := secret.WithScrubber(ctx)
 	res, err := p.service.Put(ctx, m.Body)
 	if res == nil {
 		res = &provision.Result{}
 	}
-	d := Decision{Settle: Complete, Result: res}
+	d := Decision{Settle: Complete, Result: res, Scrubber: scrubber}
 	if err != nil {
 		prob := problem.From(err)
 		d.Problem, d.Reason, d.Description = prob, prob.Doc.Title, describe(prob)
@@ -140,7 +149,7 @@ func (p *Processor) Process(ctx context.Context, m Message) Decision {
 		return d
 	}
 	d.Outcome = NewOutcome(dest, m, res, d.Problem)
-	if err := p.publish(ctx, d.Outcome); err != nil {
+	if err := scrubber.Wrap(p.publish(ctx, d.Outcome)); err != nil {
 		d.Settle, d.OutcomeErr = Abandon, err
 		d.Reason = "Outcome not sent"
 		d.Description = truncate(fmt.Sprintf("the outcome could not be sent to queue %q, so the request will be processed again: %v", dest, err))

@@ -17,6 +17,7 @@ import (
 	"github.com/putsecrets/putsecrets/internal/problem"
 	"github.com/putsecrets/putsecrets/internal/provision"
 	"github.com/putsecrets/putsecrets/internal/request"
+	"github.com/putsecrets/putsecrets/internal/secret"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden")
@@ -238,5 +239,45 @@ func TestDescriptionBounded(t *testing.T) {
 	}
 	if len(d.Description) > maxDescription || !strings.HasSuffix(d.Description, "…") || !utf8.ValidString(d.Description) {
 		t.Errorf("description: %d bytes, valid UTF-8 ending in …: want at most %d", len(d.Description), maxDescription)
+	}
+}
+
+// scrubbingPutter adds its value to the invocation's scrubber, as
+// provision.Put does, and succeeds.
+type scrubbingPutter struct{ value string }
+
+func (p scrubbingPutter) Put(ctx context.Context, _ []byte) (*provision.Result, error) {
+	_, s := secret.WithScrubber(ctx)
+	s.Add(secret.New(p.value))
+	return saved(), nil
+}
+
+// TestServiceBusErrorScrubbed: a Service Bus error that quotes a value of
+// the invocation (here percent-encoded and cut off) reaches neither the
+// decision's error text, its description, its log problem nor the scrubber
+// handed on for settling.
+func TestServiceBusErrorScrubbed(t *testing.T) {
+	t.Parallel()
+	const v = "sb-echoed-token-3f9a0c7e1b"
+	pub := &publisher{err: errors.New("amqp: link detached: message had " + strings.ReplaceAll(v[:18], "-", "%2D"))}
+	d := NewProcessor(scrubbingPutter{v}, Options{Outcomes: pub, ResultsQueue: "results"}).Process(t.Context(), Message{MessageID: "m1"})
+	if d.Settle != Abandon || d.OutcomeErr == nil {
+		t.Fatalf("settle %s, outcome error %v; want abandon for a failed publish", d.Settle, d.OutcomeErr != nil)
+	}
+	texts := map[string]string{
+		"outcome error": d.OutcomeErr.Error(), "description": d.Description,
+		"log problem": string(d.LogProblem().JSON()), "settle scrub": d.Scrubber.Scrub("settle failed: " + v),
+	}
+	for what, text := range texts {
+		for i := 0; i+12 <= len(v); i++ {
+			if strings.Contains(text, v[i:i+12]) || strings.Contains(text, strings.ReplaceAll(v[i:i+12], "-", "%2D")) {
+				t.Errorf("the %s holds a piece of the value", what)
+				break
+			}
+		}
+		// The log problem of a transport error quotes no text at all.
+		if what != "log problem" && !strings.Contains(text, secret.Redacted) {
+			t.Errorf("the %s is not redacted", what)
+		}
 	}
 }

@@ -5,6 +5,11 @@
 // encoding/json, encoding.TextMarshaler, log/slog). The one way to read it is
 // Reveal, which is called where the value enters a Microsoft Graph request
 // body and nowhere else.
+//
+// Scrubber is the other side: it knows every value of one invocation and
+// cuts any piece of them out of text a dependency sent back, before that text
+// reaches a caller or a log. It reads the values inside this package and
+// never returns them.
 package secret
 
 import (

@@ -12,9 +12,9 @@ import (
 	"github.com/putsecrets/putsecrets/internal/request"
 )
 
-// SchemaVersion is the version of the kept-state JSON this package writes and reads
+// schemaVersion is the version of the kept-state JSON this package writes and reads
 // (docs/follow.md, "Kept state"). A blob with another version is refused, not guessed at.
-const SchemaVersion = 1
+const schemaVersion = 1
 
 // MaxBlobBytes is the largest kept-state blob read: a request document is at most
 // request.MaxBodyBytes, and its references and the envelope fit in the rest.
@@ -82,7 +82,7 @@ func encode(k *Kept) ([]byte, error) {
 		return nil, fmt.Errorf("state: the document is not JSON: %w", err)
 	}
 	kj := keptJSON{
-		Schema:             SchemaVersion,
+		Schema:             schemaVersion,
 		ServicePrincipalID: k.ServicePrincipalID,
 		Document:           doc.Bytes(),
 		References:         make([]referenceJSON, len(k.References)),
@@ -119,8 +119,8 @@ func decode(data []byte) (*Kept, error) {
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return nil, errors.New("not a kept state: data after the JSON object")
 	}
-	if kj.Schema != SchemaVersion {
-		return nil, fmt.Errorf("schema version %d, this program reads %d", kj.Schema, SchemaVersion)
+	if kj.Schema != schemaVersion {
+		return nil, fmt.Errorf("schema version %d, this program reads %d", kj.Schema, schemaVersion)
 	}
 	k := &Kept{
 		ServicePrincipalID: kj.ServicePrincipalID,

@@ -75,33 +75,21 @@ func New(containerURL string, cred azcore.TokenCredential, o *Options) (*Store, 
 }
 
 // checkContainerURL refuses what cannot be a container URL reached with identity-based
-// access: another scheme than https, user information, a query (a SAS token), a fragment, or a
-// path whose last segment is not a container name.
+// access: another scheme than https, user information, a query (a SAS token), a fragment, or no
+// container segment. The setting's full check (the cloud's storage suffix or Azurite's path
+// style, the account and container naming rules) is internal/config's, which reads
+// PUTSECRETS_STATE_URL; this one keeps a Store built elsewhere from sending the app's token
+// anywhere odd.
 func checkContainerURL(s string) error {
 	const form = "write https://{account}.blob.core.windows.net/{container}"
 	u, err := url.Parse(s)
-	if err != nil || u.Scheme != "https" || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" || u.Opaque != "" {
-		return fmt.Errorf("state: the state container URL is not an https URL without query or fragment; %s", form)
+	if err != nil || u.Scheme != "https" || u.Host == "" || u.User != nil || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || u.Opaque != "" {
+		return fmt.Errorf("state: the state container URL is not an https URL without user, query or fragment; %s", form)
 	}
-	segs := strings.Split(strings.Trim(u.Path, "/"), "/")
-	if name := segs[len(segs)-1]; !isContainerName(name) {
-		return fmt.Errorf("state: the state container URL's last path segment %q is not a container name (3 to 63 lower-case letters, digits and single hyphens); %s", name, form)
+	if strings.Trim(u.Path, "/") == "" {
+		return fmt.Errorf("state: the state container URL names no container; %s", form)
 	}
 	return nil
-}
-
-// isContainerName follows Azure Storage's rule for container names.
-func isContainerName(s string) bool {
-	if len(s) < 3 || len(s) > 63 || s[0] == '-' || s[len(s)-1] == '-' || strings.Contains(s, "--") {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-') {
-			return false
-		}
-	}
-	return true
 }
 
 // Put replaces the kept state of k.ServicePrincipalID whole and keeps the index current; it
@@ -123,9 +111,11 @@ func (s *Store) Put(ctx context.Context, k *Kept) error {
 	want := indexBlobs(k)
 	for range maxAttempts {
 		cur, etag, err := s.read(ctx, k.ServicePrincipalID)
-		if err != nil && !errors.Is(err, ErrNotFound) {
+		if err != nil && !errors.Is(err, ErrNotFound) && etag == nil {
 			return err
 		}
+		// A blob that is not a valid kept state (etag set, cur nil) is replaced: its index
+		// entries are unknown and stay behind as stale entries.
 		var dropped map[string]azcore.ETag
 		if cur != nil {
 			if dropped, err = s.etags(ctx, without(indexBlobs(cur), want)); err != nil {
@@ -180,12 +170,14 @@ func (s *Store) Delete(ctx context.Context, servicePrincipalID string) error {
 		if errors.Is(err, ErrNotFound) {
 			return nil
 		}
-		if err != nil {
+		if err != nil && etag == nil {
 			return err
 		}
-		entries, err := s.etags(ctx, indexBlobs(cur))
-		if err != nil {
-			return err
+		var entries map[string]azcore.ETag
+		if cur != nil { // else a blob that is not a valid kept state: deleted all the same
+			if entries, err = s.etags(ctx, indexBlobs(cur)); err != nil {
+				return err
+			}
 		}
 		_, err = s.c.NewBlobClient(name).Delete(ctx, &blob.DeleteOptions{AccessConditions: &blob.AccessConditions{
 			ModifiedAccessConditions: &blob.ModifiedAccessConditions{IfMatch: etag},
@@ -271,7 +263,9 @@ func (s *Store) Followers(ctx context.Context, vault, name string) ([]*Kept, err
 	return slices.DeleteFunc(found, func(k *Kept) bool { return k == nil }), nil
 }
 
-// read returns the kept state of id (a lower-case GUID) and its ETag, or ErrNotFound.
+// read returns the kept state of id (a lower-case GUID) and its ETag, or ErrNotFound. For a
+// blob that is not a valid kept state of id it returns a nil Kept, the blob's ETag and an
+// error naming the blob; for a storage failure, no ETag.
 func (s *Store) read(ctx context.Context, id string) (*Kept, *azcore.ETag, error) {
 	name := stateBlob(id)
 	resp, err := s.c.NewBlobClient(name).DownloadStream(ctx, nil)
@@ -287,11 +281,11 @@ func (s *Store) read(ctx context.Context, id string) (*Kept, *azcore.ETag, error
 		return nil, nil, s.fail("read", name, err)
 	}
 	k, err := decode(data)
-	if err != nil {
-		return nil, nil, fmt.Errorf("state: %s: %w; delete the blob or Put the service principal's state again", s.blobURL(name), err)
+	if err == nil && k.ServicePrincipalID != id {
+		err = errors.New("it holds the state of another service principal")
 	}
-	if k.ServicePrincipalID != id {
-		return nil, nil, fmt.Errorf("state: %s holds the state of another service principal; delete the blob", s.blobURL(name))
+	if err != nil {
+		return nil, resp.ETag, fmt.Errorf("state: %s is not a kept state this program can use: %w; forget the service principal (Delete) or save its state again (Put)", s.blobURL(name), err)
 	}
 	return k, resp.ETag, nil
 }
@@ -311,10 +305,13 @@ func (s *Store) upload(ctx context.Context, name string, data []byte, cond *blob
 		}
 		_, err = b.Upload(ctx, streaming.NopCloser(bytes.NewReader(data)), opts)
 	}
-	if err != nil && !bloberror.HasCode(err, bloberror.ConditionNotMet, bloberror.BlobAlreadyExists) {
+	if cond != nil && bloberror.HasCode(err, bloberror.ConditionNotMet, bloberror.BlobAlreadyExists) {
+		return err // the caller's condition failed: it starts another round
+	}
+	if err != nil {
 		return s.fail("write", name, err)
 	}
-	return err
+	return nil
 }
 
 func contentType(data []byte) *string {

@@ -22,6 +22,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/container"
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/putsecrets/putsecrets/internal/state"
 	"github.com/putsecrets/putsecrets/standin/azurite"
@@ -284,7 +285,10 @@ func TestFollowersReadsOnlyTheirStates(t *testing.T) {
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			secrets := []string{vault + fmt.Sprintf("/other-%d", i), "fabrikam-kv.vault.azure.net/scim-token"}
+			secrets := []string{vault + fmt.Sprintf("/other-%d", i)}
+			if i%50 == 0 { // look-alikes: the same name in another vault, a longer name
+				secrets = append(secrets, "fabrikam-kv.vault.azure.net/scim-token", vault+"/scim-token-2")
+			}
 			if name, ok := users[i]; ok {
 				secrets = append(secrets, vault+"/"+name)
 			}
@@ -530,6 +534,7 @@ func TestCorruptBlobs(t *testing.T) {
 		{"unknown field", strings.Replace(string(good), `{`, `{"value":"x",`, 1), "unknown field"},
 		{"another service principal", string(good), "another service principal"},
 		{"trailing data", `{"schema":1}{}`, "not a kept state"},
+		{"too large", `{"schema":1,"document":"` + strings.Repeat("x", state.MaxBlobBytes) + `"}`, "larger than"},
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -538,6 +543,24 @@ func TestCorruptBlobs(t *testing.T) {
 			_, err := r.store.Get(ctx, sp)
 			if err == nil || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), "states/"+sp+".json") {
 				t.Errorf("Get: got %v, want an error naming the blob and containing %q", err, tt.want)
+			}
+			if _, err := r.store.Followers(ctx, vault, "scim-token"); err != nil {
+				t.Errorf("Followers, no entry naming the blob: %v", err)
+			}
+			// A corrupt state can still be replaced, and forgotten.
+			if i%2 == 0 {
+				if err := r.store.Put(ctx, kept(sp, vault+"/scim-token")); err != nil {
+					t.Fatalf("Put over a corrupt state: %v", err)
+				}
+				if _, err := r.store.Get(ctx, sp); err != nil {
+					t.Errorf("Get after Put over a corrupt state: %v", err)
+				}
+			}
+			if err := r.store.Delete(ctx, sp); err != nil {
+				t.Fatalf("Delete of a corrupt state: %v", err)
+			}
+			if _, err := r.store.Get(ctx, sp); !errors.Is(err, state.ErrNotFound) {
+				t.Errorf("Get after Delete: got %v, want ErrNotFound", err)
 			}
 		})
 	}
@@ -571,12 +594,11 @@ func TestNewRefuses(t *testing.T) {
 		"http://acct.blob.core.windows.net/putsecrets-state",
 		"https://acct.blob.core.windows.net",
 		"https://acct.blob.core.windows.net/",
-		"https://acct.blob.core.windows.net/Putsecrets-State",
 		"https://acct.blob.core.windows.net/putsecrets-state?sv=2024&sig=x",
 		"https://acct.blob.core.windows.net/putsecrets-state#x",
 		"https://user@acct.blob.core.windows.net/putsecrets-state",
-		"https://acct.blob.core.windows.net/p",
-		"https://acct.blob.core.windows.net/a--b",
+		"https://acct.blob.core.windows.net/putsecrets-state?",
+		"https://acct.blob.core.windows.net//",
 	} {
 		if _, err := state.New(u, cred, nil); err == nil {
 			t.Errorf("New(%q): got no error", u)
@@ -597,4 +619,89 @@ type vaultToken struct{ azcore.TokenCredential }
 
 func (v vaultToken) GetToken(ctx context.Context, _ policy.TokenRequestOptions) (azcore.AccessToken, error) {
 	return v.TokenCredential.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{"https://vault.azure.net/.default"}})
+}
+
+// TestConcurrentPutsAndDeletes races Puts and Deletes of one service principal: whatever wins,
+// the index holds exactly the entries of the state left, none when it was deleted last.
+func TestConcurrentPutsAndDeletes(t *testing.T) {
+	t.Parallel()
+	r := newRig(t)
+	ctx := context.Background()
+	sp := spID(77)
+	const ops = 12 // fewer than maxAttempts, so every operation succeeds whatever the order
+	var wg sync.WaitGroup
+	errs := make([]error, ops)
+	for i := range ops {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if i%3 == 2 {
+				errs[i] = r.store.Delete(ctx, sp)
+				return
+			}
+			errs[i] = r.store.Put(ctx, kept(sp, vault+"/shared", vault+fmt.Sprintf("/own-%d", i)))
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("operation %d: %v", i, err)
+		}
+	}
+	var want []string
+	switch got, err := r.store.Get(ctx, sp); {
+	case errors.Is(err, state.ErrNotFound):
+	case err != nil:
+		t.Fatal(err)
+	default:
+		for _, ref := range got.References {
+			want = append(want, "index/"+vault+"/"+ref.Name+"/"+sp)
+		}
+		slices.Sort(want)
+	}
+	if diff := cmp.Diff(want, r.index(t, sp), cmpopts.EquateEmpty()); diff != "" {
+		t.Errorf("index after the race (-state's +got):\n%s", diff)
+	}
+}
+
+// TestForbiddenRole shows the advice for storage's 403 when the identity lacks a data role
+// (Azurite has no RBAC, so a transport answers as Azure Storage does).
+func TestForbiddenRole(t *testing.T) {
+	t.Parallel()
+	u := "https://acct.blob.core.windows.net/putsecrets-state"
+	st, err := state.New(u, staticToken{}, &state.Options{ClientOptions: azcore.ClientOptions{Transport: forbidden{}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = st.Get(context.Background(), spID(1))
+	var re *azcore.ResponseError
+	if !errors.As(err, &re) || re.StatusCode != http.StatusForbidden {
+		t.Fatalf("Get: got %v, want a 403 *azcore.ResponseError", err)
+	}
+	for _, want := range []string{u + "/states/" + spID(1) + ".json", "AuthorizationPermissionMismatch", "Storage Blob Data Contributor"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not say %q", err, want)
+		}
+	}
+}
+
+// forbidden answers every request as Azure Storage does when the caller's identity has no
+// data role on the account.
+type forbidden struct{}
+
+func (forbidden) Do(r *http.Request) (*http.Response, error) {
+	body := `<?xml version="1.0" encoding="utf-8"?><Error><Code>AuthorizationPermissionMismatch</Code><Message>This request is not authorized to perform this operation using this permission.</Message></Error>`
+	return &http.Response{
+		StatusCode: http.StatusForbidden, Status: "403 This request is not authorized to perform this operation using this permission.",
+		Header:  http.Header{"X-Ms-Error-Code": {"AuthorizationPermissionMismatch"}, "Content-Type": {"application/xml"}},
+		Body:    io.NopCloser(strings.NewReader(body)),
+		Request: r,
+	}, nil
+}
+
+// staticToken hands out a fixed token with a day to live.
+type staticToken struct{}
+
+func (staticToken) GetToken(context.Context, policy.TokenRequestOptions) (azcore.AccessToken, error) {
+	return azcore.AccessToken{Token: "static", ExpiresOn: time.Now().Add(24 * time.Hour)}, nil
 }

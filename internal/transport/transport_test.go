@@ -10,9 +10,13 @@ import (
 func TestNew(t *testing.T) {
 	t.Parallel()
 	c := New()
-	tr, ok := c.Transport.(*http.Transport)
+	nr, ok := c.Transport.(*noRedirect)
 	if !ok {
-		t.Fatalf("transport is %T", c.Transport)
+		t.Fatalf("transport is %T, want *noRedirect", c.Transport)
+	}
+	tr, ok := nr.base.(*http.Transport)
+	if !ok {
+		t.Fatalf("base transport is %T", nr.base)
 	}
 	if tr == http.DefaultTransport {
 		t.Fatal("New returned http.DefaultTransport itself, not a clone")
@@ -32,6 +36,7 @@ func TestNew(t *testing.T) {
 		{"idle in all", tr.MaxIdleConns, MaxIdleConns},
 		{"no cap on connections", tr.MaxConnsPerHost, 0},
 		{"idle timeout kept", tr.IdleConnTimeout > 0, true},
+		{"redirects handed back, never followed", c.CheckRedirect != nil && c.CheckRedirect(nil, nil) == http.ErrUseLastResponse, true},
 		{"HTTP/2 pings", tr.HTTP2 != nil && tr.HTTP2.SendPingTimeout > 0 && tr.HTTP2.PingTimeout > 0, true},
 	}
 	for _, tt := range tests {
@@ -39,7 +44,7 @@ func TestNew(t *testing.T) {
 			t.Errorf("%s: got %v, want %v", tt.name, tt.got, tt.want)
 		}
 	}
-	if New().Transport == tr {
+	if New().Transport.(*noRedirect).base == tr {
 		t.Error("two calls share one transport")
 	}
 }

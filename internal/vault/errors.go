@@ -15,6 +15,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 
 	"github.com/putsecrets/putsecrets/internal/retryafter"
+	"github.com/putsecrets/putsecrets/internal/secret"
 )
 
 // maxErrorBody caps how much of a Key Vault error body is read. (azcore has
@@ -35,10 +36,15 @@ type Error struct {
 	detail detail // what Key Vault answered, read once when the error is made
 }
 
-func newError(ref Ref, err error) *Error {
+// newError makes the *Error of ref. What Key Vault answered is read now and
+// scrubbed by s (the invocation's scrubber; nil scrubs nothing) before it is
+// kept: Key Vault's message is dependency text, and may quote a value.
+func newError(ref Ref, err error, s *secret.Scrubber) *Error {
 	e := &Error{Ref: ref, Err: err}
 	if re, ok := errors.AsType[*azcore.ResponseError](err); ok {
-		e.detail = readDetail(re)
+		d := readDetail(re)
+		d.code, d.innerCode, d.message, d.requestID = s.Scrub(d.code), s.Scrub(d.innerCode), s.Scrub(d.message), s.Scrub(d.requestID)
+		e.detail = d
 	}
 	return e
 }

@@ -12,6 +12,8 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
+
+	"github.com/putsecrets/putsecrets/internal/secret"
 )
 
 // responseError builds the *azcore.ResponseError azsecrets returns for a
@@ -92,18 +94,25 @@ func TestErrorMessage(t *testing.T) {
 	}{
 		{
 			name: "vault name derived from the URL",
-			err:  newError(Ref{VaultURL: contosoURL, Name: "scim-token"}, responseError(404, `{"error":{"code":"SecretNotFound","message":"Gone.\r\n  Really."}}`, "x-ms-request-id", "abc")),
+			err:  newError(Ref{VaultURL: contosoURL, Name: "scim-token"}, responseError(404, `{"error":{"code":"SecretNotFound","message":"Gone.\r\n  Really."}}`, "x-ms-request-id", "abc"), nil),
 			want: `get secret "scim-token" from vault "contoso-kv": 404 Not Found SecretNotFound: Gone. Really. (x-ms-request-id abc)`,
 		},
 		{
 			name: "long message cut on a rune boundary",
-			err:  newError(Ref{Vault: "v", Name: "n"}, responseError(403, `{"error":{"code":"Forbidden","message":"`+long+`"}}`)),
+			err:  newError(Ref{Vault: "v", Name: "n"}, responseError(403, `{"error":{"code":"Forbidden","message":"`+long+`"}}`), nil),
 			want: `get secret "n" from vault "v": 403 Forbidden Forbidden: ` + strings.Repeat("é", maxMessage/2) + "…",
 		},
 		{
 			name: "other cause verbatim",
-			err:  newError(Ref{Vault: "v", Name: "n"}, errors.New("dial tcp: i/o timeout")),
+			err:  newError(Ref{Vault: "v", Name: "n"}, errors.New("dial tcp: i/o timeout"), nil),
 			want: `get secret "n" from vault "v": dial tcp: i/o timeout`,
+		},
+		{
+			name: "a quoted value is scrubbed, also \\u-escaped",
+			err: newError(Ref{Vault: "v", Name: "n"}, responseError(400,
+				`{"error":{"code":"BadParameter","message":"value 'literal-base-address' and \\u0070ercent%2Dvalue-12 refused"}}`),
+				secret.NewScrubber(secret.New("https://literal-base-address.example"), secret.New("percent-value-12345"))),
+			want: `get secret "n" from vault "v": 400 Bad Request BadParameter: value '[REDACTED]' and [REDACTED] refused`,
 		},
 		{
 			name: "nil cause",
@@ -115,6 +124,9 @@ func TestErrorMessage(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			if got := tt.err.Error(); got != tt.want {
+				if strings.Contains(got, "literal-base") || strings.Contains(got, "value-12") {
+					got = fmt.Sprintf("<%d bytes withheld: they hold a value>", len(got))
+				}
 				t.Errorf("Error() =\n%s\nwant\n%s", got, tt.want)
 			}
 		})
@@ -167,6 +179,6 @@ func FuzzReadDetail(f *testing.F) {
 		}
 		_, _ = Throttled(err)
 		_ = NotFound(err) || Disabled(err) || Forbidden(err)
-		_ = newError(Ref{Vault: "contoso-kv", Name: "scim-token"}, err).Error()
+		_ = newError(Ref{Vault: "contoso-kv", Name: "scim-token"}, err, nil).Error()
 	})
 }

@@ -259,7 +259,7 @@ func (r *Resolver) Resolve(ctx context.Context, refs []Ref) ([]Resolved, error) 
 	var errs []error
 	for _, j := range jobs {
 		if j.err != nil {
-			errs = append(errs, newError(j.ref, j.err))
+			errs = append(errs, newError(j.ref, j.err, secret.ScrubberFrom(ctx)))
 		}
 	}
 	if len(errs) > 0 {

@@ -43,7 +43,7 @@ func (w *worker) logMessage(m *azservicebus.ReceivedMessage, d queue.Decision, s
 		attrs = append(attrs, p.LogAttrs()...)
 	}
 	if settleErr != nil {
-		attrs = append(attrs, "settleError", settleErr.Error())
+		attrs = append(attrs, "settleError", d.Scrubber.Scrub(settleErr.Error()))
 		w.log.Error("message not settled; Service Bus will redeliver it when its lock expires", attrs...)
 		return
 	}

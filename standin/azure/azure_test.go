@@ -30,6 +30,13 @@ const (
 )
 
 func TestMain(m *testing.M) {
+	if os.Getenv(childEnv) == "storage" {
+		if err := storageChild(); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
 	if os.Getenv(childEnv) == "1" {
 		if err := child(); err != nil {
 			fmt.Fprintln(os.Stderr, err)
@@ -79,6 +86,25 @@ func child() error {
 		return runtime.NewResponseError(resp)
 	}
 	return json.NewEncoder(os.Stdout).Encode(map[string]string{"requestId": resp.Header.Get("request-id")})
+}
+
+// storageChild behaves like the handler with kept state: default transports, the real
+// credential, and azblob on PUTSECRETS_STATE_URL. It creates the container and a blob.
+func storageChild() error {
+	ctx := context.Background()
+	cred, err := azidentity.NewManagedIdentityCredential(nil)
+	if err != nil {
+		return err
+	}
+	c, err := container.NewClient(os.Getenv("PUTSECRETS_STATE_URL"), cred, nil)
+	if err != nil {
+		return err
+	}
+	if _, err := c.Create(ctx, nil); err != nil {
+		return fmt.Errorf("create container: %w", err)
+	}
+	_, err = c.NewBlockBlobClient("from-child").UploadBuffer(ctx, []byte("ok"), nil)
+	return err
 }
 
 // TestHandlerEnv runs a child process that knows the fake Azure only through
@@ -241,6 +267,14 @@ func TestStorage(t *testing.T) {
 		t.Error("Start without WithStorage set up storage")
 	}
 	for name, env := range map[string]*azure.Env{"Start": shared1, "New": own} {
+		// A process that knows storage only through HandlerEnv, as the handler will: its
+		// default transport must not send loopback to HTTPS_PROXY, and SSL_CERT_FILE must
+		// hold Azurite's CA.
+		cmd := exec.Command(os.Args[0], "-test.run=^$")
+		cmd.Env = append([]string{childEnv + "=storage", "PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}, env.HandlerEnv()...)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Errorf("%s: child on HandlerEnv: %v\n%s", name, err, out)
+		}
 		if !slices.Contains(env.HandlerEnv(), "PUTSECRETS_STATE_URL="+env.StateURL) {
 			t.Errorf("%s: HandlerEnv has no PUTSECRETS_STATE_URL=%s", name, env.StateURL)
 		}
@@ -261,8 +295,8 @@ func TestStorage(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := c.Create(context.Background(), nil); err != nil {
-			t.Errorf("%s: create the state container: %v", name, err)
+		if _, err := c.NewBlobClient("from-child").GetProperties(context.Background(), nil); err != nil {
+			t.Errorf("%s: the child's blob, read in process through Transport: %v", name, err)
 		}
 	}
 }

@@ -72,6 +72,9 @@ func writeScripted(w http.ResponseWriter, c *call, r Response) {
 	if r.RetryAfter != "" {
 		w.Header().Set("Retry-After", r.RetryAfter)
 	}
+	if r.Location != "" {
+		w.Header().Set("Location", r.Location)
+	}
 	if r.Status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", challenge)
 	}

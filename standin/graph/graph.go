@@ -87,6 +87,9 @@ type Response struct {
 	Status int
 	// RetryAfter, when set, is sent as the Retry-After header (seconds).
 	RetryAfter string
+	// Location, when set, is sent as the Location header: with a 3xx Status
+	// the answer is a redirect.
+	Location string
 	// Code and Message override the error document; empty fields take
 	// Graph's usual values for Status.
 	Code, Message string

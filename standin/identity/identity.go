@@ -100,6 +100,9 @@ type Fault struct {
 	// App Service style JSON error.
 	Status int
 	Body   string
+	// Location, when set, is sent as the Location header of FaultStatus:
+	// with a 3xx Status the answer is a redirect.
+	Location string
 }
 
 // Server is the managed identity endpoint stand-in.
@@ -319,6 +322,9 @@ func (s *Server) answer(w http.ResponseWriter, r *http.Request, rec TokenRequest
 			body = appServiceError(status, "An unexpected error occured while fetching the AAD Token.", correlation)
 		}
 		w.Header().Set("Content-Type", "application/json; charset=utf-8")
+		if fault.Location != "" {
+			w.Header().Set("Location", fault.Location)
+		}
 		w.WriteHeader(status)
 		_, _ = w.Write([]byte(body))
 		return status
@@ -358,7 +364,7 @@ func (s *Server) answer(w http.ResponseWriter, r *http.Request, rec TokenRequest
 	now := time.Now()
 	expires := now.Add(lifetime).Truncate(time.Second)
 	token := wire.Hex(32)
-	if IsStorageResource(rec.Resource) {
+	if isStorageResource(rec.Resource) {
 		token = s.storageToken(rec.Resource, clientID, now, expires)
 	}
 	s.mu.Lock()
@@ -378,10 +384,10 @@ func (s *Server) answer(w http.ResponseWriter, r *http.Request, rec TokenRequest
 // azblob's scope "https://storage.azure.com/.default" asks for.
 const StorageResource = "https://storage.azure.com"
 
-// IsStorageResource reports whether resource is the storage audience, with or
+// isStorageResource reports whether resource is the storage audience, with or
 // without a trailing slash, in any casing: the resources whose tokens are
 // JWT-shaped.
-func IsStorageResource(resource string) bool {
+func isStorageResource(resource string) bool {
 	return strings.EqualFold(strings.TrimSuffix(resource, "/"), StorageResource)
 }
 

@@ -260,6 +260,9 @@ func (s *Server) fault(x *exchange, rec *Request, clientID, objectID string, f F
 	if f.RetryAfter != "" {
 		x.w.Header().Set("Retry-After", f.RetryAfter)
 	}
+	if f.Location != "" {
+		x.w.Header().Set("Location", f.Location)
+	}
 	return s.error(x, f.Status, code, inner, msg)
 }
 

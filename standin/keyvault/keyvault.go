@@ -106,6 +106,9 @@ type Fault struct {
 	Status int
 	// RetryAfter, when set, is sent as the Retry-After header.
 	RetryAfter string
+	// Location, when set, is sent as the Location header: with a 3xx Status
+	// the answer is a redirect.
+	Location string
 	// Code, InnerCode and Message override the error document; empty fields
 	// take the real service's values for Status.
 	Code, InnerCode, Message string

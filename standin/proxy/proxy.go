@@ -45,9 +45,8 @@ type Connect struct {
 
 // Proxy is the CONNECT proxy.
 type Proxy struct {
-	routes []Route
-
 	mu       sync.Mutex
+	routes   []Route
 	ln       net.Listener
 	srv      *http.Server
 	conns    map[net.Conn]struct{}
@@ -122,10 +121,21 @@ func (p *Proxy) Log() []Connect {
 	return append([]Connect(nil), p.connects...)
 }
 
+// AddRoute adds a route after the existing ones, for a host a test brings
+// up later (another host a redirect points to, say).
+func (p *Proxy) AddRoute(r Route) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.routes = append(p.routes, r)
+}
+
 // route returns the address for host, or the status refusing it.
 func (p *Proxy) route(host string) (string, int) {
 	host = strings.ToLower(host)
-	for _, r := range p.routes {
+	p.mu.Lock()
+	routes := p.routes
+	p.mu.Unlock()
+	for _, r := range routes {
 		suffix := strings.ToLower(r.Suffix)
 		match := host == suffix
 		if strings.HasPrefix(suffix, ".") {

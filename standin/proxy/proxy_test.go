@@ -161,3 +161,49 @@ func TestCloseEndsOpenTunnels(t *testing.T) {
 		t.Errorf("reading closed tunnel: %v", err)
 	}
 }
+
+// TestAddRoute: a host refused before its route is added is tunnelled after,
+// and routes given to New still win.
+func TestAddRoute(t *testing.T) {
+	t.Parallel()
+	ca, err := tlsca.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := backend(t, ca, "first", "elsewhere.example")
+	later := backend(t, ca, "later", "elsewhere.example", "other.example")
+	p := proxy.New(proxy.Route{Suffix: "elsewhere.example", Addr: first})
+	if err := p.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Close)
+	proxyURL, _ := url.Parse(p.URL())
+	client := &http.Client{Transport: &http.Transport{
+		Proxy:           http.ProxyURL(proxyURL),
+		TLSClientConfig: &tls.Config{RootCAs: ca.Pool()},
+	}}
+	get := func(u string) string {
+		resp, err := client.Get(u)
+		if err != nil {
+			return "error"
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return string(b)
+	}
+	if got := get("https://other.example/"); got != "error" {
+		t.Errorf("before AddRoute: got %q, want the proxy's refusal", got)
+	}
+	p.AddRoute(proxy.Route{Suffix: "other.example", Addr: later})
+	p.AddRoute(proxy.Route{Suffix: "elsewhere.example", Addr: later})
+	if got := get("https://other.example/"); got != "later other.example" {
+		t.Errorf("after AddRoute: got %q", got)
+	}
+	if got := get("https://elsewhere.example/"); got != "first elsewhere.example" {
+		t.Errorf("the route given to New: got %q, want it to win", got)
+	}
+	want := []proxy.Connect{{Target: "other.example:443", Status: 403}, {Target: "other.example:443", Status: 200}, {Target: "elsewhere.example:443", Status: 200}}
+	if diff := cmp.Diff(want, p.Log()); diff != "" {
+		t.Errorf("CONNECT log (-want +got):\n%s", diff)
+	}
+}
