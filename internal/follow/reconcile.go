@@ -183,6 +183,9 @@ func (r *Reconciler) Run(ctx context.Context, runID string) (*Report, error) {
 			}
 		}
 	}
+	if len(secrets) > 0 && r.Versions == nil {
+		return rep, errors.New("reconcile: no Key Vault client to read the current versions with")
+	}
 	current := make([]string, len(secrets))
 	readErr := make([]error, len(secrets))
 	r.each(ctx, len(secrets), func(i int) {

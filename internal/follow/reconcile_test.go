@@ -322,6 +322,11 @@ func TestReconcileNothingToDo(t *testing.T) {
 	if _, err := noSender.Run(t.Context(), "x"); err == nil || !strings.Contains(err.Error(), "ServiceBusConnection") {
 		t.Errorf("without a sender: %v, want an error naming ServiceBusConnection", err)
 	}
+	noVersions := *w.rec
+	noVersions.Versions = nil
+	if _, err := noVersions.Run(t.Context(), "x"); err == nil || !strings.Contains(err.Error(), "Key Vault") {
+		t.Errorf("without a Key Vault client: %v, want an error saying so", err)
+	}
 	noStore := follow.Reconciler{Logger: slog.New(slog.DiscardHandler)}
 	if rep, err := noStore.Run(t.Context(), "x"); err != nil || rep.States != 0 {
 		t.Errorf("without a store: %+v, %v", rep, err)
