@@ -158,7 +158,7 @@ func StartProcess(ctx context.Context, ca *tlsca.CA) (*Server, error) {
 		args = append(args, "--silent")
 	}
 	cmd := exec.Command(node, args...)
-	cmd.Dir = dir // Azurite writes nothing with --inMemoryPersistence; keep it out of the tree anyway
+	cmd.Dir = os.TempDir() // Azurite writes nothing with --inMemoryPersistence; keep it out of the tree anyway
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		_ = os.RemoveAll(dir)
@@ -212,6 +212,9 @@ func StartProcess(ctx context.Context, ca *tlsca.CA) (*Server, error) {
 		s.Close()
 		return nil, err
 	}
+	// Azurite has read its certificate and key; Shared's process is never closed, so its
+	// files go now rather than with Close.
+	_ = os.RemoveAll(dir)
 	return s, nil
 }
 
@@ -310,7 +313,7 @@ func hasLauncher(dir string) bool {
 }
 
 // Close stops Azurite (closing its standard input makes launch.js stop it) and removes its
-// certificate files. It is safe to call more than once.
+// certificate files if a failed start left them. It is safe to call more than once.
 func (s *Server) Close() {
 	s.closeOnce.Do(func() {
 		_ = s.stdin.Close()
