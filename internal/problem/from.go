@@ -45,6 +45,7 @@ type failure struct {
 // both causes: not replicated yet, or the identity may not see or write it.
 // An error wrapped by AfterSave keeps its status, and the detail says that the
 // secrets were saved.
+// A *NotKept (the kept state could not be written after the save) is 503.
 //
 // When several failures happened (several secrets), every one is listed and
 // the status is the one that needs a person's action first.
@@ -87,6 +88,10 @@ func from(err error) *Problem {
 	var p *Problem
 	if errors.As(err, &p) {
 		return p
+	}
+	var notKept *NotKept
+	if errors.As(err, &notKept) {
+		return notKept.problem()
 	}
 	var fs []failure
 	for _, leaf := range leaves(err) {
