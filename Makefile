@@ -14,7 +14,7 @@ export GOFLAGS
 TEST_FLAGS  ?= -timeout 9m
 BIN         := handler
 ZIP         := dist/putsecrets.zip
-FUNCTIONS   := PutSecrets PutSecretsFromQueue PutSecretsFromKeyVault
+FUNCTIONS   := PutSecrets PutSecretsFromQueue PutSecretsFromKeyVault Reconcile
 SESSIONS    ?= false
 
 .PHONY: all build package demo test test-go lint clean bench fuzz load
@@ -29,7 +29,7 @@ package: build
 	@echo "wrote $(ZIP)"
 
 # The demo runs a native build (bin/handler) so it works on any machine Go runs on.
-demo: azurite-deps
+demo: azurite-deps sbbroker-deps
 	$(GO) build -o bin/handler .
 	$(GO) run ./standin/cmd/demo -handler bin/handler -app .
 

@@ -8,6 +8,8 @@
 //	handler validate --file request.json
 //	handler enqueue  --file request.json [--queue q] [--namespace ns | --connection-string cs] ...
 //	handler worker   [--queue q] [--namespace ns | --connection-string cs] [--concurrency n] [--sessions] [--session-idle d]
+//	handler reconcile
+//	handler state    list | show ID | forget ID [--state-url URL]
 package main
 
 import (
@@ -44,6 +46,8 @@ const usage = `usage:
                    [--reply-to Q] [--correlation-id ID] [--message-id ID] [--session-id ID]
   handler worker   [--queue Q] [--namespace FQDN | --connection-string CS] [--concurrency N] [--sessions]
                    [--session-idle DURATION]
+  handler reconcile
+  handler state    list | show ID | forget ID [--state-url URL]
 
 Every command reads the functions' settings (PUTSECRETS_ALLOWED_VAULTS, PUTSECRETS_QUEUE,
 ServiceBusConnection, ...); flags override them.
@@ -68,6 +72,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runEnqueue(ctx, rest, getenv, stdout, stderr)
 	case "worker":
 		return runWorker(ctx, rest, getenv, stdout, stderr)
+	case "reconcile":
+		return runReconcile(ctx, rest, getenv, stdout, stderr)
+	case "state":
+		return runState(ctx, rest, getenv, stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprintln(stdout, usage)
 		return nil

@@ -52,11 +52,16 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 		_ = ln.Close()
 		return fmt.Errorf("refusing to start: %w", err)
 	}
+	reconciler, err := w.reconciler(sender)
+	if err != nil {
+		_ = ln.Close()
+		return fmt.Errorf("refusing to start: %w", err)
+	}
 	srv := &http.Server{
 		Handler: server.New(server.Options{
 			Logger: log, Service: svc, InvocationTimeout: cfg.InvocationTimeout,
 			Queue:        queue.NewProcessor(svc, queue.Options{Outcomes: outcomes, ResultsQueue: cfg.ResultsQueue}),
-			RequiredRole: cfg.RequiredRole, DebugEndpoints: cfg.DebugEndpoints, Events: events,
+			RequiredRole: cfg.RequiredRole, DebugEndpoints: cfg.DebugEndpoints, Events: events, Reconciler: reconciler,
 		}),
 		ReadHeaderTimeout: server.ReadHeaderTimeout,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),

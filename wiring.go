@@ -40,6 +40,8 @@ type wiring struct {
 	azOptions *azcore.ClientOptions
 	creds     map[string]azcore.TokenCredential // by user-assigned client ID ("" is system-assigned)
 	credKind  credential.Kind
+	resolver  *vault.Resolver
+	graph     *graph.Client
 	svc       *provision.Service
 	sb        *servicebus.Client
 	state     *state.Store
@@ -49,11 +51,17 @@ type wiring struct {
 // withHostJSON: the functions' host.json, for the commands that run like
 // them) and logs JSON lines to stdout.
 func loadWiring(getenv func(string) string, stdout io.Writer, withHostJSON bool) (*wiring, error) {
+	return loadWiringWith(config.ProcessLookup(getenv), getenv, stdout, withHostJSON)
+}
+
+// loadWiringWith is loadWiring reading the settings through lookup, for a
+// command whose flag replaces a setting (and is checked by the same rule).
+func loadWiringWith(lookup func(string) (string, bool), getenv func(string) string, stdout io.Writer, withHostJSON bool) (*wiring, error) {
 	var host []byte
 	if withHostJSON {
 		host = readHostJSON()
 	}
-	cfg, err := config.LoadLookup(config.ProcessLookup(getenv), host)
+	cfg, err := config.LoadLookup(lookup, host)
 	if err != nil {
 		return nil, err
 	}
@@ -90,6 +98,7 @@ func (w *wiring) policy() *request.Policy {
 		AllowedVaults:           make(map[string]bool, len(cfg.AllowedVaults)),
 		AllowLiteralCredentials: cfg.AllowLiteralCredentials,
 		DefaultAPIVersion:       cfg.GraphAPIVersion,
+		StateStore:              cfg.StateURL != "",
 	}
 	for _, h := range cfg.AllowedVaults {
 		p.AllowedVaults[h] = true
@@ -142,23 +151,63 @@ func (w *wiring) clientOptions() azcore.ClientOptions {
 	return *w.azOptions
 }
 
-// service is the provisioning service: the Key Vault resolver and the Graph
-// client on the app's credential.
-func (w *wiring) service() (*provision.Service, error) {
-	if w.svc != nil {
-		return w.svc, nil
+// vaultResolver is the Key Vault resolver on the app's credential, one per
+// process (each vault's authentication challenge is answered once).
+func (w *wiring) vaultResolver() (*vault.Resolver, error) {
+	if w.resolver != nil {
+		return w.resolver, nil
 	}
 	cred, err := w.credential("")
 	if err != nil {
 		return nil, err
 	}
 	opts := w.clientOptions()
-	resolver := vault.New(cred, &vault.Options{ClientOptions: &azsecrets.ClientOptions{ClientOptions: opts}})
+	w.resolver = vault.New(cred, &vault.Options{ClientOptions: &azsecrets.ClientOptions{ClientOptions: opts}})
+	return w.resolver, nil
+}
+
+// graphClient is the Microsoft Graph client on the app's credential, one per
+// process.
+func (w *wiring) graphClient() (*graph.Client, error) {
+	if w.graph != nil {
+		return w.graph, nil
+	}
+	cred, err := w.credential("")
+	if err != nil {
+		return nil, err
+	}
+	opts := w.clientOptions()
 	g, err := graph.NewClient(w.cfg.Cloud.Graph, cred, &graph.ClientOptions{ClientOptions: opts})
 	if err != nil {
 		return nil, fmt.Errorf("graph client: %w", err)
 	}
-	w.svc = provision.New(w.policy(), resolver, g, provision.Options{ConsistencyWait: w.cfg.ConsistencyWait})
+	w.graph = g
+	return g, nil
+}
+
+// service is the provisioning service: the Key Vault resolver, the Graph
+// client and, when one is configured, the kept-state store.
+func (w *wiring) service() (*provision.Service, error) {
+	if w.svc != nil {
+		return w.svc, nil
+	}
+	resolver, err := w.vaultResolver()
+	if err != nil {
+		return nil, err
+	}
+	g, err := w.graphClient()
+	if err != nil {
+		return nil, err
+	}
+	opts := provision.Options{ConsistencyWait: w.cfg.ConsistencyWait}
+	st, err := w.stateStore()
+	if err != nil {
+		return nil, err
+	}
+	if st != nil {
+		opts.States = st // a nil *state.Store must not become a non-nil interface
+	}
+	w.svc = provision.New(w.policy(), resolver, g, opts)
 	return w.svc, nil
 }
 

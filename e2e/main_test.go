@@ -64,7 +64,7 @@ func buildApp(dir string) error {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("build handler: %v\n%s", err, out)
 	}
-	for _, f := range []string{"host.json", "PutSecrets/function.json", "PutSecretsFromQueue/function.json", "PutSecretsFromKeyVault/function.json"} {
+	for _, f := range []string{"host.json", "PutSecrets/function.json", "PutSecretsFromQueue/function.json", "PutSecretsFromKeyVault/function.json", "Reconcile/function.json"} {
 		b, err := os.ReadFile(filepath.Join(root, f))
 		if err != nil {
 			return err

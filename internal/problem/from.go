@@ -47,6 +47,7 @@ type failure struct {
 // secrets were saved. An error wrapped by OutOfTime says how far the
 // invocation got and whether the secrets were saved (Document.Stage and
 // Saved); where the clock caused it, it is a 503 whose detail starts so.
+// A *NotKept (the kept state could not be written after the save) is 503.
 //
 // When several failures happened (several secrets), every one is listed and
 // the status is the one that needs a person's action first.
@@ -89,6 +90,10 @@ func from(err error) *Problem {
 	var p *Problem
 	if errors.As(err, &p) {
 		return p
+	}
+	var notKept *NotKept
+	if errors.As(err, &notKept) {
+		return notKept.problem()
 	}
 	var fs []failure
 	for _, leaf := range leaves(err) {

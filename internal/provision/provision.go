@@ -45,7 +45,10 @@ type Result struct {
 	Validated      bool       `json:"validated"`
 	Job            *JobResult `json:"job,omitempty"`
 	GraphRequestID string     `json:"graphRequestId,omitempty"`
-	DurationMs     int64      `json:"durationMs"`
+	// Followed reports that the document is kept as the service
+	// principal's desired state after this save (CONTRACT.md §8).
+	Followed   bool  `json:"followed,omitempty"`
+	DurationMs int64 `json:"durationMs"`
 }
 
 // The job actions of request.Job.Action.
@@ -104,6 +107,10 @@ type Options struct {
 	// 404 for a service principal created moments ago
 	// (PUTSECRETS_GRAPH_CONSISTENCY_WAIT); 0 retries nothing.
 	ConsistencyWait time.Duration
+	// States keeps the desired states of followed service principals
+	// (PUTSECRETS_STATE_URL); nil when no store is configured, and then the
+	// policy refuses follow.
+	States States
 }
 
 // Service puts secrets. It is safe for concurrent use.
@@ -127,11 +134,14 @@ func New(policy *request.Policy, resolver *vault.Resolver, graphClient *graph.Cl
 //  2. unless it is a dry run, PUTs the secrets;
 //  3. with job, starts or restarts the job (a start only when the job is not
 //     already Active, which is read first) and reads the job once to report
-//     its status.
+//     its status;
+//  4. keeps, replaces or forgets the service principal's desired state as
+//     the request's follow says (see keep).
 //
 // A dry run resolves and checks everything and sends nothing to Graph
-// (CONTRACT.md §2), so it neither validates, saves nor touches the job. Errors are for
-// problem.From; an error of step 3 says that the secrets were saved.
+// (CONTRACT.md §2), so it neither validates, saves, touches the job nor
+// keeps a state. Errors are for problem.From; an error of step 3 says that
+// the secrets were saved, and one of step 4 is a 503 that says so too.
 //
 // Every value of the invocation joins the context's secret.Scrubber (one is
 // attached when ctx has none) as soon as it is known: the literals once the
@@ -159,7 +169,10 @@ func (s *Service) Put(ctx context.Context, body []byte) (_ *Result, err error) {
 		res.Keys[i] = e.Key
 	}
 
-	secrets, err := s.resolve(ctx, req)
+	if err := s.refuseLiteralForFollowed(ctx, req); err != nil {
+		return res, err
+	}
+	secrets, versions, err := s.resolve(ctx, req)
 	if err != nil {
 		return res, late(ctx, StageResolving, problem.SavedNo, "", err)
 	}
@@ -205,6 +218,9 @@ func (s *Service) Put(ctx context.Context, body []byte) (_ *Result, err error) {
 			err = problem.AfterSave(put.RequestID, problem.AtFields(problem.During("Microsoft Graph", err), "job.id"))
 			return res, late(ctx, stage, problem.SavedYes, put.RequestID, err)
 		}
+	}
+	if res.Followed, err = s.keep(ctx, req, body, versions, put.RequestID); err != nil {
+		return res, err
 	}
 	return res, nil
 }
@@ -280,9 +296,11 @@ func (r *JobResult) report(job graph.Job) {
 }
 
 // resolve reads every Key Vault reference (each distinct secret once,
-// concurrently) and returns the secrets in request order.
-func (s *Service) resolve(ctx context.Context, req *request.Request) ([]graph.Secret, error) {
+// concurrently) and returns the secrets in request order, with the version
+// each reference was read from ("" for literals).
+func (s *Service) resolve(ctx context.Context, req *request.Request) ([]graph.Secret, []string, error) {
 	out := make([]graph.Secret, len(req.Secrets))
+	versions := make([]string, len(req.Secrets))
 	var refs []vault.Ref
 	var at []int // at[i] is the entry of refs[i]
 	for i, e := range req.Secrets {
@@ -293,16 +311,16 @@ func (s *Service) resolve(ctx context.Context, req *request.Request) ([]graph.Se
 		}
 	}
 	if len(refs) == 0 {
-		return out, nil
+		return out, versions, nil
 	}
 	values, err := s.vault.Resolve(ctx, refs)
 	if err != nil {
-		return nil, attachFields(err, refs, at, req)
+		return nil, nil, attachFields(err, refs, at, req)
 	}
 	for j, v := range values {
-		out[at[j]].Value = v
+		out[at[j]].Value, versions[at[j]] = v.Value, v.Version
 	}
-	return out, nil
+	return out, versions, nil
 }
 
 // attachFields names, for each failed secret, every request field that
@@ -346,6 +364,9 @@ func (r *Result) LogAttrs(failed bool) []any {
 	}
 	if j := r.Job; j != nil {
 		attrs = append(attrs, "jobId", j.ID, "jobAction", j.Action, "jobSkipped", j.Skipped, "jobStatus", j.StatusCode)
+	}
+	if r.Followed {
+		attrs = append(attrs, "followed", true)
 	}
 	return attrs
 }

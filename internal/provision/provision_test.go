@@ -50,6 +50,12 @@ func (credential) GetToken(context.Context, policy.TokenRequestOptions) (azcore.
 // Service whose Graph client reaches it over TLS.
 func setup(t *testing.T, wait time.Duration) (*provision.Service, *graphstandin.Server) {
 	t.Helper()
+	return setupWith(t, provision.Options{ConsistencyWait: wait}, &request.Policy{KeyVaultSuffix: "vault.azure.net", AllowLiteralCredentials: true})
+}
+
+// setupWith is setup with the Service's options and policy given.
+func setupWith(t *testing.T, o provision.Options, pol *request.Policy) (*provision.Service, *graphstandin.Server) {
+	t.Helper()
 	ca, err := tlsca.New()
 	if err != nil {
 		t.Fatal(err)
@@ -77,8 +83,7 @@ func setup(t *testing.T, wait time.Duration) (*provision.Service, *graphstandin.
 	if err != nil {
 		t.Fatal(err)
 	}
-	pol := &request.Policy{KeyVaultSuffix: "vault.azure.net", AllowLiteralCredentials: true}
-	return provision.New(pol, nil, c, provision.Options{ConsistencyWait: wait}), g
+	return provision.New(pol, nil, c, o), g
 }
 
 // document is a request with a literal BaseAddress and SecretToken plus the

@@ -22,14 +22,18 @@ func FuzzParse(f *testing.F) {
 		if err != nil {
 			f.Fatal(err)
 		}
-		f.Add(b, false)
-		f.Add(b, true)
+		f.Add(b, false, true)
+		f.Add(b, true, true)
+		f.Add(b, true, false)
 	}
-	f.Add([]byte(doc("", `{"key": "Password", "value": "\ud83d\ude42\u0000"}`)), true)
-	f.Add([]byte(doc(`"job": {"id": "j", "action": "restart", "resetScope": "full"}`, base)), false)
-	f.Fuzz(func(t *testing.T, body []byte, lenient bool) {
+	f.Add([]byte(doc("", `{"key": "Password", "value": "\ud83d\ude42\u0000"}`)), true, true)
+	f.Add([]byte(doc(`"job": {"id": "j", "action": "restart", "resetScope": "full"}`, base)), false, true)
+	f.Add([]byte(doc(`"follow": true`, `{"key": "Password", "value": "p"}`)), true, true)
+	f.Add([]byte(doc(`"follow": false`, base)), false, false)
+	f.Fuzz(func(t *testing.T, body []byte, lenient, store bool) {
 		pol := testPolicy()
 		pol.AllowLiteralCredentials = lenient
+		pol.StateStore = store
 		req, err := Parse(body, pol)
 		if err != nil {
 			if req != nil {
@@ -68,6 +72,20 @@ func checkRequest(t *testing.T, body []byte, req *Request, pol *Policy) {
 	if n := len(req.Secrets); n < 1 || n > MaxSecrets {
 		t.Fatalf("%d secrets", n)
 	}
+	var std0 struct {
+		Follow *bool `json:"follow"`
+	}
+	if err := json.Unmarshal(body, &std0); err != nil {
+		t.Fatalf("encoding/json reads the accepted document differently: %v", err)
+	}
+	switch {
+	case req.Follow != FollowAbsent && !pol.StateStore:
+		t.Fatalf("follow %v accepted without a state store", req.Follow)
+	case std0.Follow == nil && req.Follow != FollowAbsent,
+		std0.Follow != nil && *std0.Follow && req.Follow != FollowOn,
+		std0.Follow != nil && !*std0.Follow && req.Follow != FollowOff:
+		t.Fatalf("follow %v, encoding/json reads %v", req.Follow, std0.Follow)
+	}
 	// encoding/json's reading of the same document, to compare literals.
 	var std struct {
 		Secrets []struct {
@@ -89,6 +107,9 @@ func checkRequest(t *testing.T, body []byte, req *Request, pol *Policy) {
 		if e.Ref == nil {
 			if IsCredential(e.Key) && !pol.AllowLiteralCredentials {
 				t.Fatalf("literal for credential %s accepted", e.Key)
+			}
+			if IsCredential(e.Key) && req.Follow == FollowOn {
+				t.Fatalf("literal for credential %s accepted with follow: true", e.Key)
 			}
 			if want := stdLiteral(t, std.Secrets[i].Value); !e.Value.Equal(stdValue(want)) {
 				t.Fatalf("secrets[%d] literal differs from encoding/json's reading (%d bytes, want %d)", i, len(e.Value.Reveal()), len(want))

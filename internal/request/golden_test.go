@@ -23,6 +23,7 @@ type goldenRequest struct {
 	Secrets            []goldenEntry   `json:"secrets"`
 	Validate           *goldenValidate `json:"validate,omitempty"`
 	Job                *goldenJob      `json:"job,omitempty"`
+	Follow             string          `json:"follow,omitempty"`
 }
 
 type goldenValidate struct {
@@ -85,6 +86,9 @@ func render(req *Request, err error) ([]byte, error) {
 		}
 		if j := req.Job; j != nil {
 			g.Job = &goldenJob{j.ID, j.Action, j.ResetScope}
+		}
+		if req.Follow != FollowAbsent {
+			g.Follow = req.Follow.String()
 		}
 		for _, e := range req.Secrets {
 			ge := goldenEntry{Key: e.Key, Field: e.Field}

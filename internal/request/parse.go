@@ -19,7 +19,7 @@ const maxProblems = 100
 
 // The fields each object allows, in the order messages list them.
 var (
-	topFields      = [...]string{"servicePrincipalId", "secrets", "apiVersion", "dryRun", "validate", "job"}
+	topFields      = [...]string{"servicePrincipalId", "secrets", "apiVersion", "dryRun", "validate", "job", "follow"}
 	entryFields    = [...]string{"key", "value", "secretUri"}
 	validateFields = [...]string{"templateId", "jobId"}
 	jobFields      = [...]string{"id", "action", "resetScope"}
@@ -69,6 +69,17 @@ type parser struct {
 	req       Request
 	// keyEntry[i] is 1 + the index of the entry that set keyNames[i].
 	keyEntry [len(keyNames)]int
+	// literalCredentials are the literal values of credential-bearing keys
+	// that the policy allowed; follow: true refuses them all the same.
+	literalCredentials []literalAt
+}
+
+// literalAt is where a literal value of a credential-bearing key was
+// written.
+type literalAt struct {
+	pos   int
+	field string
+	key   string
 }
 
 // problemAt is a problem and the byte offset it sorts by.
@@ -164,6 +175,10 @@ func (p *parser) document() {
 			if p.once(&seen[5], pos, "", "job") {
 				p.job(pos)
 			}
+		case "follow":
+			if p.once(&seen[6], pos, "", "follow") {
+				p.follow(pos)
+			}
 		default:
 			p.unknown(pos, "", name, topFields[:])
 		}
@@ -180,6 +195,28 @@ func (p *parser) document() {
 	}
 	if !l.atEnd() {
 		p.add(l.pos, "", "the body holds more after the JSON object; send exactly one object", false)
+	}
+	if p.req.Follow == FollowOn {
+		for _, c := range p.literalCredentials {
+			p.add(c.pos, c.field, "a literal value is refused for the credential key "+c.key+" with follow: true, because a kept state never holds a value; use a secretUri or an @Microsoft.KeyVault(…) reference", true)
+		}
+	}
+}
+
+// follow reads the follow field. Setting it either way needs a store for
+// kept states.
+func (p *parser) follow(pos int) {
+	v, ok := p.boolean(pos, "", "follow")
+	if !ok {
+		return
+	}
+	if v {
+		p.req.Follow = FollowOn
+	} else {
+		p.req.Follow = FollowOff
+	}
+	if !p.policy.StateStore {
+		p.add(pos, "follow", "this deployment keeps no desired states: PUTSECRETS_STATE_URL names no blob container (and the host's storage gives none); ask its operators to set it, or omit follow", true)
 	}
 }
 
@@ -564,8 +601,12 @@ func (p *parser) checkLiteral(pos int, prefix string, ki int, lit literal) {
 		return
 	}
 	key := keyNames[ki]
-	if credentialKeys[key] && !p.policy.AllowLiteralCredentials {
+	switch {
+	case !credentialKeys[key]:
+	case !p.policy.AllowLiteralCredentials:
 		p.add(pos, join(prefix, "value"), "a literal value is refused for the credential key "+key+"; use a secretUri or an @Microsoft.KeyVault(…) reference", true)
+	default:
+		p.literalCredentials = append(p.literalCredentials, literalAt{pos, join(prefix, "value"), key})
 	}
 	if key == syncNotificationSettings && !lit.object && !(lit.str && holdsObject(lit.text)) {
 		p.add(pos, join(prefix, "value"), "must be a JSON object for SyncNotificationSettings, or a string holding one; Graph refuses anything else, \"\" included", false)

@@ -16,11 +16,12 @@ import (
 const spid = "6a9b2c1e-5f4d-4e3a-9b8c-7d6e5f4a3b2c"
 
 // testPolicy is the policy of the tests and golden files: the public cloud,
-// one allowed vault, no literal credentials.
+// one allowed vault, no literal credentials, a store for kept states.
 func testPolicy() *Policy {
 	return &Policy{
 		KeyVaultSuffix: "vault.azure.net",
 		AllowedVaults:  map[string]bool{"contoso-kv.vault.azure.net": true},
+		StateStore:     true,
 	}
 }
 

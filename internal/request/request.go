@@ -69,6 +69,10 @@ type Policy struct {
 	// AllowedServicePrincipals holds the service principal object IDs
 	// requests may name, as lowercase GUIDs. Nil or empty allows any.
 	AllowedServicePrincipals map[string]bool
+	// StateStore reports that a store for kept desired states is configured
+	// (PUTSECRETS_STATE_URL, CONTRACT.md §8). Without one, a request that
+	// sets follow is refused.
+	StateStore bool
 }
 
 // apiVersion is the Graph version for requests that name none.
@@ -93,6 +97,36 @@ type Request struct {
 	Validate *Validate
 	// Job, when set, asks to start or restart a synchronization job.
 	Job *Job
+	// Follow is the follow field: what a successful save does to the
+	// service principal's kept desired state (CONTRACT.md §8).
+	Follow Follow
+}
+
+// Follow is the tri-state of a request's follow field.
+type Follow uint8
+
+// The values of Follow.
+const (
+	// FollowAbsent: the document has no follow field; a kept state, if
+	// any, is replaced by this document after a successful save.
+	FollowAbsent Follow = iota
+	// FollowOn: "follow": true; the document is kept after a successful
+	// save.
+	FollowOn
+	// FollowOff: "follow": false; a kept state is forgotten after a
+	// successful save.
+	FollowOff
+)
+
+// String returns "absent", "true" or "false".
+func (f Follow) String() string {
+	switch f {
+	case FollowOn:
+		return "true"
+	case FollowOff:
+		return "false"
+	}
+	return "absent"
 }
 
 // Entry is one synchronizationSecret to store: exactly one of Value and Ref

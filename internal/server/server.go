@@ -35,6 +35,8 @@ type Options struct {
 	Queue   *queue.Processor
 	// Events handles Key Vault events; nil leaves PutSecretsFromKeyVault unrouted.
 	Events *follow.Events
+	// Reconciler runs Reconcile; nil leaves it unrouted.
+	Reconciler *follow.Reconciler
 	// InvocationTimeout bounds each invocation.
 	InvocationTimeout time.Duration
 	// RequiredRole, when set, is the app role HTTP callers must carry
@@ -102,6 +104,9 @@ func addRoutes(mux *http.ServeMux, o Options) {
 	mux.Handle("POST /"+FunctionQueue, recoverQueue(o.Logger, handlePutSecretsFromQueue(o.Logger, o.Queue, o.InvocationTimeout, bodyTimeout)))
 	if o.Events != nil {
 		mux.Handle("POST /"+FunctionKeyVault, recoverKeyVault(o.Logger, handlePutSecretsFromKeyVault(o.Logger, o.Events, o.InvocationTimeout, bodyTimeout)))
+	}
+	if o.Reconciler != nil {
+		mux.Handle("POST /"+FunctionReconcile, recoverReconcile(o.Logger, handleReconcile(o.Logger, o.Reconciler, o.InvocationTimeout)))
 	}
 	if o.DebugEndpoints {
 		mux.Handle("GET "+GoroutinesPath, handleGoroutines())

@@ -4,7 +4,7 @@
 // reused, so each vault's authentication challenge is answered once per
 // process. Resolve reads a request's references concurrently, each distinct
 // secret once, and returns the values as secret.Value, which redacts itself
-// everywhere. The package also classifies Key Vault failures (NotFound,
+// everywhere, each with the version Key Vault served. The package also classifies Key Vault failures (NotFound,
 // Disabled, Forbidden, Throttled) so that Key Vault knowledge lives here.
 package vault
 
@@ -162,7 +162,17 @@ func (p *Panic) PanicType() string { return fmt.Sprintf("%T", p.value) }
 // PanicStack returns the stack of the goroutine that panicked.
 func (p *Panic) PanicStack() []byte { return p.stack }
 
-// Resolve reads every reference and returns the values in the order of refs.
+// Resolved is one reference as read: its value and the version Key Vault
+// served it from (for an unversioned reference, the version that was
+// current at the read).
+type Resolved struct {
+	Value secret.Value
+	// Version is the version ID from the secret's id, or "" when Key Vault
+	// answered with an id that names none.
+	Version string
+}
+
+// Resolve reads every reference and returns what it read in the order of refs.
 // Reads run concurrently, at most MaxConcurrency at once, and each distinct
 // (vault URL, name, version) is read once even when listed several times.
 //
@@ -170,10 +180,10 @@ func (p *Panic) PanicStack() []byte { return p.stack }
 // *Error per failed distinct reference, in the order of refs: every failure,
 // not only the first. Once ctx is done, reads not yet started fail with
 // ctx.Err().
-func (r *Resolver) Resolve(ctx context.Context, refs []Ref) ([]secret.Value, error) {
+func (r *Resolver) Resolve(ctx context.Context, refs []Ref) ([]Resolved, error) {
 	type job struct {
 		ref Ref
-		val secret.Value
+		val Resolved
 		err error
 	}
 	jobs := make([]*job, 0, len(refs))
@@ -235,7 +245,7 @@ func (r *Resolver) Resolve(ctx context.Context, refs []Ref) ([]secret.Value, err
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
-	values := make([]secret.Value, len(refs))
+	values := make([]Resolved, len(refs))
 	for i, j := range slot {
 		values[i] = j.val
 	}
@@ -243,22 +253,26 @@ func (r *Resolver) Resolve(ctx context.Context, refs []Ref) ([]secret.Value, err
 }
 
 // get reads one secret. The value is wrapped in a secret.Value at once.
-func (r *Resolver) get(ctx context.Context, ref Ref) (secret.Value, error) {
+func (r *Resolver) get(ctx context.Context, ref Ref) (Resolved, error) {
 	if err := ref.check(); err != nil {
-		return secret.Value{}, err
+		return Resolved{}, err
 	}
 	c, err := r.client(ref.VaultURL)
 	if err != nil {
-		return secret.Value{}, err
+		return Resolved{}, err
 	}
 	resp, err := c.GetSecret(ctx, ref.Name, ref.Version, nil)
 	if err != nil {
-		return secret.Value{}, err
+		return Resolved{}, err
 	}
 	if resp.Value == nil {
-		return secret.Value{}, errNoValue
+		return Resolved{}, errNoValue
 	}
-	return secret.New(*resp.Value), nil
+	out := Resolved{Value: secret.New(*resp.Value)}
+	if resp.ID != nil {
+		out.Version = resp.ID.Version()
+	}
+	return out, nil
 }
 
 // client returns the vault's client, building it on first use.

@@ -38,12 +38,9 @@ func ref(vaultURL, name, version string) Ref {
 	return Ref{VaultURL: vaultURL, Vault: v, Name: name, Version: version}
 }
 
-func values(s ...string) []secret.Value {
-	out := make([]secret.Value, len(s))
-	for i, v := range s {
-		out[i] = secret.New(v)
-	}
-	return out
+// resolved returns what Resolve returns for a value read from version.
+func resolved(value, version string) Resolved {
+	return Resolved{Value: secret.New(value), Version: version}
 }
 
 func TestResolve(t *testing.T) {
@@ -62,7 +59,7 @@ func TestResolve(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Resolve: %v", err)
 	}
-	if diff := cmp.Diff(values(canary, "p@ss\"wörd", canary), got); diff != "" {
+	if diff := cmp.Diff([]Resolved{resolved(canary, version1), resolved("p@ss\"wörd", version1), resolved(canary, version1)}, got); diff != "" {
 		t.Errorf("values mismatch (-want +got):\n%s", diff)
 	}
 	if s := fmt.Sprint(got); strings.Contains(s, canary) {
@@ -101,7 +98,7 @@ func TestResolveClouds(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Resolve: %v", err)
 			}
-			if !got[0].Equal(secret.New(canary)) {
+			if !got[0].Value.Equal(secret.New(canary)) {
 				t.Error("wrong value")
 			}
 			want := []string{"https://" + cl.KeyVaultSuffix + "/.default"}
@@ -132,7 +129,10 @@ func TestResolveDedupe(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Resolve: %v", err)
 	}
-	if diff := cmp.Diff(values("A", "B", "A", "A", "A", "other vault", "A"), got); diff != "" {
+	if diff := cmp.Diff([]Resolved{
+		resolved("A", version1), resolved("B", ""), resolved("A", version1), resolved("A", version1),
+		resolved("A", version1), resolved("other vault", ""), resolved("A", version1),
+	}, got); diff != "" {
 		t.Errorf("values mismatch (-want +got):\n%s", diff)
 	}
 	for _, c := range []struct {

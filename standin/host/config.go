@@ -86,8 +86,8 @@ type function struct {
 }
 
 // readFunction reads dir/<name>/function.json. With dir "" it returns
-// defaults for the trigger type: "req" and "res" for HTTP, "message" for
-// Service Bus.
+// defaults for the trigger type: "req" and "res" for HTTP, "timer" for a
+// timer, "message" for Service Bus.
 func readFunction(dir, name, triggerType string) (function, error) {
 	f := function{name: name}
 	if dir == "" {
@@ -95,6 +95,8 @@ func readFunction(dir, name, triggerType string) (function, error) {
 		case "httpTrigger":
 			f.trigger = binding{Name: "req", Type: triggerType, Direction: "in"}
 			f.httpOut = "res"
+		case "timerTrigger":
+			f.trigger = binding{Name: "timer", Type: triggerType, Direction: "in"}
 		default:
 			f.trigger = binding{Name: "message", Type: triggerType, Direction: "in"}
 		}

@@ -26,6 +26,9 @@ func TestDemo(t *testing.T) {
 		"== 2. Service Bus", "the invocation succeeded: the host completes the message",
 		"what Microsoft Graph received (values masked)", `{"key": "SecretToken", "value": "•••••••• (`,
 		"answer 403 application/problem+json",
+		"== 4. Following Key Vault", `"followed": true`, "SecretNewVersionCreated", `"action":"reapplied"`,
+		"PutSecretsFromQueue saved it", "Graph now holds the new version of scim-token",
+		"SecretNearExpiry: PutSecrets.SecretNearExpiry on putsecrets-results",
 	} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("demo output lacks %q", want)

@@ -3,7 +3,10 @@
 // Key Vault and Microsoft Graph over TLS, reached through HTTPS_PROXY), starts
 // the real handler binary behind an emulated Functions host, sends one HTTP
 // invocation and one Service Bus invocation, and prints each request, each
-// answer, and the PUT Graph received with the secret values masked.
+// answer, and the PUT Graph received with the secret values masked. Then it
+// follows Key Vault (Azurite keeps the desired state, the test broker carries
+// the events): a followed save, a new secret version, its event, the
+// re-applied PUT and an expiry warning.
 //
 //	go build -o bin/handler . && go run ./standin/cmd/demo -handler bin/handler -app .
 package main
@@ -23,9 +26,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/putsecrets/putsecrets/internal/config"
+	"github.com/putsecrets/putsecrets/internal/servicebus"
 	"github.com/putsecrets/putsecrets/standin/azure"
 	"github.com/putsecrets/putsecrets/standin/graph"
 	"github.com/putsecrets/putsecrets/standin/host"
+	"github.com/putsecrets/putsecrets/standin/sbbroker"
 )
 
 const (
@@ -48,11 +54,24 @@ func run(handler, app string, out io.Writer) error {
 	defer cancel()
 	p := printer{out}
 
-	env, err := azure.New("")
+	env, err := azure.New("", azure.WithStorage())
 	if err != nil {
 		return err
 	}
 	defer env.Close()
+	broker, err := sbbroker.StartProcess(ctx)
+	if err != nil {
+		return err
+	}
+	defer broker.Close()
+	for _, q := range []string{requestQueue, eventsQueue, resultsQueue} {
+		broker.CreateQueue(q, sbbroker.QueueOptions{})
+	}
+	sb, err := servicebus.New(config.ServiceBus{ConnectionString: broker.ConnectionString()}, nil, nil)
+	if err != nil {
+		return err
+	}
+	defer sb.Close(context.Background())
 
 	// The vault holds the credentials; the caller only ever names them.
 	values := []string{randomValue("scim-token"), randomValue("pw")}
@@ -65,6 +84,8 @@ func run(handler, app string, out io.Writer) error {
 	p.line("Key Vault                  https://%s (TLS, 401 challenge) via %s", vaultHost, env.Proxy.URL())
 	p.line("Microsoft Graph            https://graph.microsoft.com (TLS) via %s", env.Proxy.URL())
 	p.line("vault secrets              scim-token, svc-password (values never leave the fake Azure except to Graph)")
+	p.line("kept desired states        %s (Azurite)", env.StateURL)
+	p.line("Service Bus                the test broker, queues %s, %s, %s", requestQueue, eventsQueue, resultsQueue)
 
 	binary, err := filepath.Abs(handler)
 	if err != nil {
@@ -73,7 +94,9 @@ func run(handler, app string, out io.Writer) error {
 	var logs bytes.Buffer
 	h, err := host.Start(ctx, host.Options{
 		Binary: binary, Dir: app, Stdout: &logs,
-		Env: append(env.HandlerEnv(), "PUTSECRETS_ALLOWED_VAULTS=contoso-kv", "PUTSECRETS_QUEUE=putsecrets-requests"),
+		Env: append(env.HandlerEnv(), "PUTSECRETS_ALLOWED_VAULTS=contoso-kv", "PUTSECRETS_QUEUE="+requestQueue,
+			"PUTSECRETS_EVENTS_QUEUE="+eventsQueue, "PUTSECRETS_RESULTS_QUEUE="+resultsQueue,
+			"ServiceBusConnection="+broker.ConnectionString()),
 	})
 	if err != nil {
 		return fmt.Errorf("start the handler: %w", err)
@@ -112,17 +135,17 @@ func run(handler, app string, out io.Writer) error {
 		`{"key":"SyncAll","value":false}]}`
 	p.section("2. Service Bus: a message on putsecrets-requests triggers PutSecretsFromQueue")
 	p.block("message body (MessageId rotate-2024-05-14, CorrelationId pipeline-run-42)", indent([]byte(sbDoc)))
-	sb, err := h.InvokeServiceBus(ctx, "PutSecretsFromQueue", host.Message{
+	sbRes, err := h.InvokeServiceBus(ctx, "PutSecretsFromQueue", host.Message{
 		Body: []byte(sbDoc), MessageID: "rotate-2024-05-14", CorrelationID: "pipeline-run-42"})
 	if err != nil {
 		return err
 	}
 	verdict := "the invocation succeeded: the host completes the message"
-	if sb.Failed {
-		verdict = "the invocation FAILED (" + sb.Reason + "): the host abandons the message"
+	if sbRes.Failed {
+		verdict = "the invocation FAILED (" + sbRes.Reason + "): the host abandons the message"
 	}
-	p.block(fmt.Sprintf("answer %d to the host", sb.HandlerStatus), indent(sb.Raw)+"\n→ "+verdict)
-	if sb.Failed {
+	p.block(fmt.Sprintf("answer %d to the host", sbRes.HandlerStatus), indent(sbRes.Raw)+"\n→ "+verdict)
+	if sbRes.Failed {
 		return errors.New("the Service Bus invocation failed")
 	}
 	if err := p.graphPut(env, 1); err != nil {
@@ -142,6 +165,12 @@ func run(handler, app string, out io.Writer) error {
 	p.block(fmt.Sprintf("answer %d %s", bad.CallerStatus, bad.CallerHeaders.Get("Content-Type")), indent(bad.CallerBody))
 	p.line("Graph requests after the refusal: still %d (nothing was sent)", len(puts(env)))
 
+	rotated, err := followDemo(ctx, p, env, h, sb)
+	if err != nil {
+		return err
+	}
+	values = append(values, rotated...)
+
 	if err := h.Stop(ctx); err != nil {
 		return err
 	}
@@ -151,17 +180,20 @@ func run(handler, app string, out io.Writer) error {
 	}
 	// Check what the demo claims: the vault's values reached Graph and
 	// appear in no answer and no log line.
-	seen := logs.String() + h.Stderr() + string(res.Raw) + string(sb.Raw) + string(bad.Raw)
+	seen := logs.String() + h.Stderr() + string(res.Raw) + string(sbRes.Raw) + string(bad.Raw)
 	for i, v := range values {
 		if strings.Contains(seen, v) {
 			return fmt.Errorf("vault secret %d appeared in an answer or a log line", i+1)
 		}
+	}
+	for i, v := range values[:2] {
 		if !strings.Contains(string(puts(env)[1].Body), v) {
 			return fmt.Errorf("vault secret %d did not reach Graph", i+1)
 		}
 	}
 	p.section("Done")
-	p.line("Both invocations succeeded and Graph received the secrets; checked: no vault value appears in any answer or log line.")
+	p.line("Every invocation succeeded and Graph received the secrets, the rotated one without a pipeline;")
+	p.line("checked: no vault value appears in any answer or log line.")
 	return nil
 }
 
