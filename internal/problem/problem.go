@@ -15,6 +15,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/putsecrets/putsecrets/internal/secret"
 )
 
 // ContentType is the media type of a problem document.
@@ -181,10 +183,15 @@ func New(status int, detail string, errs ...FieldError) *Problem {
 	}}
 }
 
-// leaves flattens errors.Join trees (also under an OutOfTime).
+// leaves flattens errors.Join trees, also under the wrappers Put returns
+// its errors in (an OutOfTime, the invocation's scrubber: From scrubs the
+// whole document afterwards).
 func leaves(err error) []error {
-	if o, ok := err.(*OutOfTime); ok {
-		return leaves(o.Err)
+	switch w := err.(type) {
+	case *OutOfTime:
+		return leaves(w.Err)
+	case *secret.ScrubbedError:
+		return leaves(w.Unwrap())
 	}
 	if j, ok := err.(interface{ Unwrap() []error }); ok {
 		var out []error
