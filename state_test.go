@@ -172,6 +172,10 @@ func TestStateCommand(t *testing.T) {
 func TestStateCommandUsage(t *testing.T) {
 	t.Parallel()
 	mi := identity.New() // never reached: every case fails before a request
+	if err := mi.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(mi.Close)
 	env := stateEnv(mi, "https://127.0.0.1:10000/devstoreaccount1/putsecrets-state")
 	tests := []struct {
 		name  string

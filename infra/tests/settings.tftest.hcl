@@ -55,12 +55,10 @@ mock_provider "azurerm" {
   mock_resource "azurerm_eventgrid_system_topic" {
     defaults = {
       id = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-putsecrets-test/providers/Microsoft.EventGrid/systemTopics/evgt-putsecrets"
-      identity = [{
-        type         = "SystemAssigned"
+      identity = {
         principal_id = "00000000-0000-0000-0000-0000000000e1"
         tenant_id    = "00000000-0000-0000-0000-0000000000aa"
-        identity_ids = []
-      }]
+      }
     }
   }
   mock_data "azurerm_key_vault" {
