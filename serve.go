@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"time"
 
 	"github.com/putsecrets/putsecrets/internal/follow"
 	"github.com/putsecrets/putsecrets/internal/queue"
@@ -64,7 +63,7 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 			Queue:        queue.NewProcessor(svc, queue.Options{Outcomes: outcomes, ResultsQueue: cfg.ResultsQueue}),
 			RequiredRole: cfg.RequiredRole, DebugEndpoints: cfg.DebugEndpoints, Events: events, Reconciler: reconciler,
 		}),
-		ReadHeaderTimeout: 10 * time.Second,
+		ReadHeaderTimeout: server.ReadHeaderTimeout,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	log.Info("handler listening", append([]any{"address", ln.Addr().String(), "credential", string(w.credKind),

@@ -1,6 +1,7 @@
 package envelope
 
 import (
+	"bytes"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -18,7 +19,7 @@ func BenchmarkDecodeHTTP(b *testing.B) {
 	b.ReportAllocs()
 	b.SetBytes(int64(len(raw)))
 	for b.Loop() {
-		if _, err := DecodeHTTP(raw, "req"); err != nil {
+		if _, err := DecodeHTTP(bytes.NewReader(raw), "req"); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -34,7 +35,7 @@ func BenchmarkDecodeMessage(b *testing.B) {
 			b.ReportAllocs()
 			b.SetBytes(int64(len(raw)))
 			for b.Loop() {
-				if _, err := DecodeMessage(raw, "message"); err != nil {
+				if _, err := DecodeMessage(bytes.NewReader(raw), "message"); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -10,6 +10,12 @@
 // holding JSON; message properties that a JSON body's own top-level fields may
 // have overwritten; HTTP bodies that are absent when the caller sent no
 // Content-Length.
+//
+// Envelopes are read as a stream (scan.go) in bounded memory, whatever their
+// size: a body is kept up to one byte over request.MaxBodyBytes, in its
+// decoded form, and the rest is only counted, so that the request parser
+// refuses it as too large (400) and the message's properties still route the
+// outcome.
 package envelope
 
 import (
@@ -19,47 +25,83 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-)
+	"slices"
+	"strings"
 
-// MaxInvocationBytes caps the invocation request the handler reads from the
-// host. A request document is at most 64 KiB; the envelope around it (headers,
-// promoted metadata, double encoding) is allowed to be several times that.
-const MaxInvocationBytes = 1 << 20
+	"github.com/putsecrets/putsecrets/internal/request"
+)
 
 // InvocationIDHeader is the header carrying the host's invocation ID.
 const InvocationIDHeader = "X-Azure-Functions-InvocationId"
 
-// ErrTooLarge is returned when an invocation request exceeds MaxInvocationBytes.
-var ErrTooLarge = errors.New("invocation request exceeds 1 MiB")
+// maxBody is how much of a request document is kept: one byte more than
+// request.MaxBodyBytes, so that the request parser refuses a larger body with
+// its own message (its rule, defined once) while the rest is only counted.
+const maxBody = request.MaxBodyBytes + 1
 
-// invocation is the raw shape of every request the host sends.
-type invocation struct {
-	Data     map[string]json.RawMessage `json:"Data"`
-	Metadata map[string]json.RawMessage `json:"Metadata"`
-}
+// maxPart bounds every other value kept from an envelope (an HTTP request's
+// URL, query and headers; a message property), in bytes as written.
+const maxPart = 64 << 10
 
-// Read reads at most MaxInvocationBytes from r.
-func Read(r io.Reader) ([]byte, error) {
-	b, err := io.ReadAll(io.LimitReader(r, MaxInvocationBytes+1))
+// ErrTooLarge is returned when a part of the envelope other than the body (an
+// HTTP request's URL, query or headers) is larger than its bound.
+var ErrTooLarge = errors.New("an HTTP request's URL, query or headers are larger than 64 KiB")
+
+// decode reads one invocation request from r, keeping only what is asked
+// for: the Data member named binding goes to onBinding, which must consume
+// its value; the Metadata members that keep names (matched case-insensitively)
+// are returned as written. Everything else is skipped and only counted, so
+// memory stays bounded however large the envelope is.
+func decode(r io.Reader, binding string, keep []string, onBinding func(*scanner) error) (map[string]json.RawMessage, error) {
+	s := newScanner(r)
+	var metadata map[string]json.RawMessage
+	found := false
+	err := s.object(func(name []byte) error {
+		switch {
+		case equalFold(name, "Data"):
+			return s.object(func(name []byte) error {
+				if string(name) != binding {
+					return s.value(nil)
+				}
+				found = true
+				return onBinding(s)
+			})
+		case equalFold(name, "Metadata") && keep != nil:
+			if metadata == nil {
+				metadata = map[string]json.RawMessage{}
+			}
+			return s.object(func(name []byte) error {
+				if !slices.ContainsFunc(keep, func(k string) bool { return equalFold(name, k) }) {
+					return s.value(nil)
+				}
+				v := &capture{limit: maxPart}
+				if err := s.value(v); err != nil {
+					return err
+				}
+				if !v.over() {
+					metadata[string(name)] = v.buf
+				}
+				return nil
+			})
+		default:
+			return s.value(nil)
+		}
+	})
+	if err == nil {
+		err = s.end()
+	}
 	if err != nil {
-		return nil, fmt.Errorf("read invocation request: %w", err)
+		return nil, fmt.Errorf("decode invocation envelope: %w", err)
 	}
-	if len(b) > MaxInvocationBytes {
-		return nil, ErrTooLarge
+	if !found {
+		return nil, fmt.Errorf("decode invocation envelope: Data has no %q binding", binding)
 	}
-	return b, nil
+	return metadata, nil
 }
 
-func decodeInvocation(b []byte, binding string) (*invocation, json.RawMessage, error) {
-	var inv invocation
-	if err := json.Unmarshal(b, &inv); err != nil {
-		return nil, nil, fmt.Errorf("decode invocation envelope: %w", valueFree(err))
-	}
-	data, ok := inv.Data[binding]
-	if !ok {
-		return nil, nil, fmt.Errorf("decode invocation envelope: Data has no %q binding", binding)
-	}
-	return &inv, data, nil
+// equalFold reports whether name is s in any ASCII casing.
+func equalFold(name []byte, s string) bool {
+	return len(name) == len(s) && strings.EqualFold(string(name), s)
 }
 
 // Answer is the handler's answer to one invocation.

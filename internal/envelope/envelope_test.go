@@ -56,7 +56,7 @@ func decodeForGolden(t *testing.T, b []byte) goldenView {
 		t.Fatal(err)
 	}
 	if _, ok := probe.Data["req"]; ok {
-		r, err := DecodeHTTP(b, "req")
+		r, err := DecodeHTTP(bytes.NewReader(b), "req")
 		if err != nil {
 			t.Fatalf("DecodeHTTP: %v", err)
 		}
@@ -65,7 +65,7 @@ func decodeForGolden(t *testing.T, b []byte) goldenView {
 			HasBody: r.HasBody, Body: string(r.Body),
 		}}
 	}
-	m, err := DecodeMessage(b, "message")
+	m, err := DecodeMessage(bytes.NewReader(b), "message")
 	if err != nil {
 		t.Fatalf("DecodeMessage: %v", err)
 	}
@@ -144,7 +144,7 @@ func TestBodyEncodings(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			env := `{"Data":{"message":` + tt.data + `},"Metadata":{}}`
-			m, err := DecodeMessage([]byte(env), "message")
+			m, err := DecodeMessage(strings.NewReader(env), "message")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -198,7 +198,7 @@ func TestMetadataReading(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			env := `{"Data":{"message":` + tt.body + `},"Metadata":` + tt.metadata + `}`
-			got, err := DecodeMessage([]byte(env), "message")
+			got, err := DecodeMessage(strings.NewReader(env), "message")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -226,25 +226,14 @@ func TestDecodeErrors(t *testing.T) {
 			t.Parallel()
 			var err error
 			if tt.binding == "req" {
-				_, err = DecodeHTTP([]byte(tt.in), tt.binding)
+				_, err = DecodeHTTP(strings.NewReader(tt.in), tt.binding)
 			} else {
-				_, err = DecodeMessage([]byte(tt.in), tt.binding)
+				_, err = DecodeMessage(strings.NewReader(tt.in), tt.binding)
 			}
 			if err == nil {
 				t.Fatal("no error")
 			}
 		})
-	}
-}
-
-func TestRead(t *testing.T) {
-	t.Parallel()
-	if _, err := Read(bytes.NewReader(make([]byte, MaxInvocationBytes+1))); err != ErrTooLarge {
-		t.Errorf("Read(over limit) error = %v, want ErrTooLarge", err)
-	}
-	b, err := Read(strings.NewReader(`{"Data":{}}`))
-	if err != nil || string(b) != `{"Data":{}}` {
-		t.Errorf("Read = %q, %v", b, err)
 	}
 }
 
@@ -305,9 +294,9 @@ func TestDecodeErrorsRepeatNoInput(t *testing.T) {
 			t.Parallel()
 			var err error
 			if tt.binding == "req" {
-				_, err = DecodeHTTP([]byte(tt.in), tt.binding)
+				_, err = DecodeHTTP(strings.NewReader(tt.in), tt.binding)
 			} else {
-				_, err = DecodeMessage([]byte(tt.in), tt.binding)
+				_, err = DecodeMessage(strings.NewReader(tt.in), tt.binding)
 			}
 			if err == nil {
 				t.Fatal("no error")

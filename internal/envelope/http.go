@@ -3,6 +3,7 @@ package envelope
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/textproto"
 )
@@ -19,61 +20,94 @@ type HTTPRequest struct {
 	HasBody bool
 }
 
-type rawHTTPRequest struct {
-	URL     string          `json:"Url"`
-	Method  string          `json:"Method"`
-	Query   map[string]any  `json:"Query"`
-	Headers http.Header     `json:"Headers"` // keys as sent; canonicalHeaders fixes them
-	Body    json.RawMessage `json:"Body"`
+// DecodeHTTP reads an HTTP trigger invocation whose trigger binding is named
+// binding ("req") from r. An HTTP trigger's Metadata only repeats Data.req
+// (query, headers, promoted body fields), so it is skipped. The body is kept
+// up to one byte over request.MaxBodyBytes (see the package comment).
+func DecodeHTTP(r io.Reader, binding string) (*HTTPRequest, error) {
+	req := &HTTPRequest{Query: map[string]string{}}
+	var headers http.Header
+	_, err := decode(r, binding, nil, func(s *scanner) error {
+		return s.object(func(name []byte) error {
+			switch {
+			case equalFold(name, "Body"):
+				return readHTTPBody(s, req)
+			case equalFold(name, "Url"):
+				return readPart(s, binding, "Url", &req.URL)
+			case equalFold(name, "Method"):
+				return readPart(s, binding, "Method", &req.Method)
+			case equalFold(name, "Query"):
+				var q map[string]any
+				if err := readPart(s, binding, "Query", &q); err != nil {
+					return err
+				}
+				for k, v := range q {
+					if s, ok := v.(string); ok {
+						req.Query[k] = s
+					}
+				}
+				return nil
+			case equalFold(name, "Headers"):
+				return readPart(s, binding, "Headers", &headers) // keys as sent; canonicalHeaders fixes them
+			default:
+				return s.value(nil)
+			}
+		})
+	})
+	if err != nil {
+		return nil, err
+	}
+	req.Headers = canonicalHeaders(headers)
+	return req, nil
 }
 
-// httpInvocation is what DecodeHTTP reads of an envelope. An HTTP trigger's
-// Metadata only repeats Data.req (query, headers, promoted body fields), so
-// it is skipped rather than decoded into a map on every invocation.
-type httpInvocation struct {
-	Data map[string]json.RawMessage `json:"Data"`
+// readPart decodes the next value, which must be at most maxPart bytes, into v.
+func readPart(s *scanner, binding, name string, v any) error {
+	c := &capture{limit: maxPart}
+	if err := s.value(c); err != nil {
+		return err
+	}
+	if c.over() {
+		return ErrTooLarge
+	}
+	if err := json.Unmarshal(c.buf, v); err != nil {
+		return fmt.Errorf("Data.%s.%s: %w", binding, name, valueFree(err))
+	}
+	return nil
 }
 
-// DecodeHTTP decodes an HTTP trigger invocation whose trigger binding is
-// named binding ("req").
-func DecodeHTTP(b []byte, binding string) (*HTTPRequest, error) {
-	var inv httpInvocation
-	if err := json.Unmarshal(b, &inv); err != nil {
-		return nil, fmt.Errorf("decode invocation envelope: %w", valueFree(err))
+// readHTTPBody reads Data.req.Body: a string (the body's text), null (no
+// body: the caller sent no Content-Length, or nothing), or, from some host
+// versions, the JSON body as an object, whose text is taken.
+func readHTTPBody(s *scanner, req *HTTPRequest) error {
+	c, err := s.peek()
+	if err != nil {
+		return err
 	}
-	data, ok := inv.Data[binding]
-	if !ok {
-		return nil, fmt.Errorf("decode invocation envelope: Data has no %q binding", binding)
-	}
-	var raw rawHTTPRequest
-	if err := json.Unmarshal(data, &raw); err != nil {
-		return nil, fmt.Errorf("decode invocation envelope: Data.%s: %w", binding, valueFree(err))
-	}
-	r := &HTTPRequest{
-		Method:  raw.Method,
-		URL:     raw.URL,
-		Query:   make(map[string]string, len(raw.Query)),
-		Headers: canonicalHeaders(raw.Headers),
-	}
-	for k, v := range raw.Query {
-		if s, ok := v.(string); ok {
-			r.Query[k] = s
+	body := &capture{limit: maxBody}
+	switch c {
+	case 'n':
+		v := &capture{limit: 8}
+		if err := s.value(v); err != nil {
+			return err
 		}
-	}
-	switch body := trimSpace(raw.Body); {
-	case len(body) == 0 || string(body) == "null":
-		// Absent: the caller sent no Content-Length (chunked upload), or no body.
-	case body[0] == '"':
-		var s string
-		if err := json.Unmarshal(body, &s); err != nil {
-			return nil, fmt.Errorf("decode invocation envelope: Data.%s.Body: %w", binding, valueFree(err))
+		if string(v.buf) == "null" {
+			req.Body, req.HasBody = nil, false
+			return nil
 		}
-		r.Body, r.HasBody = []byte(s), true
+		body = v
+	case '"':
+		_, _ = s.ReadByte()
+		if err := s.copy(body, s.newStringReader()); err != nil {
+			return err
+		}
 	default:
-		// Some host versions hand a JSON body over as an object: take its text.
-		r.Body, r.HasBody = body, true
+		if err := s.value(body); err != nil {
+			return err
+		}
 	}
-	return r, nil
+	req.Body, req.HasBody = body.buf, true
+	return nil
 }
 
 // canonicalHeaders returns h, decoded as the host sent it, with every key in

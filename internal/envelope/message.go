@@ -1,9 +1,11 @@
 package envelope
 
 import (
-	"bytes"
+	"bufio"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
+	"io"
 	"strconv"
 	"strings"
 )
@@ -54,19 +56,32 @@ const (
 	keyUserProperties   = "UserProperties"
 )
 
-// DecodeMessage decodes a Service Bus trigger invocation whose trigger
-// binding is named binding ("message"). An envelope that is not JSON or lacks
+// metadataKeys are the Metadata members DecodeMessage keeps; the rest of
+// Metadata (the host's client objects, the body's promoted fields) is skipped.
+var metadataKeys = []string{
+	keyMessageID, keyCorrelationID, keyReplyTo, keyReplyToSessionID, keySessionID, keySubject, keyLabel,
+	keyContentType, keyDeliveryCount, keySequenceNumber, keyEnqueuedTime, keyAppProperties, keyUserProperties,
+}
+
+// DecodeMessage reads a Service Bus trigger invocation whose trigger binding
+// is named binding ("message") from r. An envelope that is not JSON or lacks
 // the binding is an error; a body that is not a request document is not (the
 // request parser reports that, and the message's properties are still needed
-// to route the outcome).
-func DecodeMessage(b []byte, binding string) (*Message, error) {
-	inv, data, err := decodeInvocation(b, binding)
+// to route the outcome). The body is kept up to one byte over
+// request.MaxBodyBytes in its decoded form; Metadata may come before or after
+// Data.
+func DecodeMessage(r io.Reader, binding string) (*Message, error) {
+	var body *bodySink
+	raw, err := decode(r, binding, metadataKeys, func(s *scanner) error {
+		var err error
+		body, err = readMessageBody(s)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
-	m := &Message{Body: unwrapBody(data)}
-	shadowed := bodyFields(m.Body)
-	md := metadata{raw: inv.Metadata, shadowed: shadowed}
+	m := &Message{Body: body.buf}
+	md := metadata{raw: raw, shadowed: body.fields.names}
 
 	m.MessageID = md.text(keyMessageID)
 	m.CorrelationID = md.text(keyCorrelationID)
@@ -89,80 +104,105 @@ func DecodeMessage(b []byte, binding string) (*Message, error) {
 	return m, nil
 }
 
-// unwrapBody removes the host's encodings from Data.message. The host passes
-// a body without dataType through JsonConvert.SerializeObject, so JSON text
-// arrives as a JSON string holding a JSON string ("double-encoded"); the docs
-// show it once-encoded; some hosts hand over an object; dataType "binary"
-// sends base64. All four are accepted.
-func unwrapBody(data json.RawMessage) []byte {
-	data = trimSpace(data)
-	if len(data) == 0 || data[0] != '"' {
-		return data // an object, or something the request parser will reject
+// bodySink is a candidate message body: its first maxBody bytes, its size,
+// and the top-level field names of all of it.
+type bodySink struct {
+	capture
+	fields fieldNames
+}
+
+func newBodySink() *bodySink { return &bodySink{capture: capture{limit: maxBody}} }
+
+func (b *bodySink) Write(p []byte) (int, error) {
+	_, _ = b.capture.Write(p)
+	return b.fields.Write(p)
+}
+
+func (b *bodySink) WriteByte(c byte) error {
+	_ = b.capture.WriteByte(c)
+	b.fields.put(c)
+	return nil
+}
+
+// readMessageBody removes the host's encodings from Data.message as it
+// streams by. The host passes a body without dataType through
+// JsonConvert.SerializeObject, so JSON text arrives as a JSON string holding
+// a JSON string ("double-encoded"); the docs show it once-encoded; some hosts
+// hand over an object; dataType "binary" sends base64. All four are
+// accepted, and each is measured decoded. What is neither (plain text, a
+// string that only looks encoded) is the string's text.
+func readMessageBody(s *scanner) (*bodySink, error) {
+	c, err := s.peek()
+	if err != nil {
+		return nil, err
 	}
-	var s string
-	if err := json.Unmarshal(data, &s); err != nil {
-		return data
+	if c != '"' {
+		body := newBodySink() // an object, or something the request parser will reject
+		return body, s.value(body)
 	}
-	t := strings.TrimSpace(s)
+	_, _ = s.ReadByte()
+	text := newBodySink() // the string's text: single-encoded JSON, or the fallback
+	br := bufio.NewReaderSize(io.TeeReader(s.newStringReader(), text), 512)
+	first, err := skipSpace(br)
+	var body *bodySink
 	switch {
-	case strings.HasPrefix(t, "{"), strings.HasPrefix(t, "["):
-		return []byte(s) // single-encoded JSON
-	case strings.HasPrefix(t, `"`):
-		var inner string
-		if err := json.Unmarshal([]byte(t), &inner); err == nil {
-			return []byte(inner) // double-encoded
+	case err != nil:
+	case first == '{' || first == '[':
+		// single-encoded JSON
+	case first == '"':
+		_, _ = br.ReadByte()
+		inner := newBodySink()
+		if err := s.copy(inner, &stringReader{src: br}); err == nil && onlySpace(br) {
+			body = inner // double-encoded
 		}
-	case looksBase64(t):
-		if dec, err := base64.StdEncoding.DecodeString(t); err == nil {
-			if d := trimSpace(dec); len(d) > 0 && d[0] == '{' {
-				return dec // dataType binary
+	case isBase64Byte(first):
+		decoded := newBodySink()
+		if err := s.copy(decoded, base64.NewDecoder(base64.StdEncoding, br)); err == nil {
+			if d := trimSpace(decoded.buf); len(d) > 0 && d[0] == '{' {
+				body = decoded // dataType binary
 			}
 		}
 	}
-	return []byte(s) // plain text
+	// Whatever was chosen, the string is read to its end; an error there is
+	// the envelope's.
+	if err := s.copy(io.Discard, br); err != nil {
+		return nil, err
+	}
+	if body == nil {
+		body = text
+	}
+	return body, nil
 }
 
-func looksBase64(s string) bool {
-	if len(s) < 4 || len(s)%4 != 0 {
-		return false
+// skipSpace consumes white space and returns the next byte, unread; io.EOF
+// when there is none.
+func skipSpace(br *bufio.Reader) (byte, error) {
+	for {
+		c, err := br.ReadByte()
+		if err != nil {
+			return 0, err
+		}
+		if !isSpace(c) {
+			return c, br.UnreadByte()
+		}
 	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '+' || c == '/' || c == '=') {
+}
+
+// onlySpace reports whether nothing but white space is left in br.
+func onlySpace(br *bufio.Reader) bool {
+	for {
+		c, err := br.ReadByte()
+		if err != nil {
+			return errors.Is(err, io.EOF)
+		}
+		if !isSpace(c) {
 			return false
 		}
 	}
-	return true
 }
 
-// bodyFields returns the lower-cased top-level member names of a JSON object
-// body, which the host also copies into Metadata.
-func bodyFields(body []byte) map[string]bool {
-	body = trimSpace(body)
-	if len(body) == 0 || body[0] != '{' {
-		return nil
-	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	if _, err := dec.Token(); err != nil {
-		return nil
-	}
-	fields := map[string]bool{}
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return fields
-		}
-		name, ok := tok.(string)
-		if !ok {
-			return fields
-		}
-		fields[strings.ToLower(name)] = true
-		var skip json.RawMessage
-		if err := dec.Decode(&skip); err != nil {
-			return fields
-		}
-	}
-	return fields
+func isBase64Byte(c byte) bool {
+	return c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '+' || c == '/'
 }
 
 // metadata reads Metadata values defensively: scalars are strings (numbers

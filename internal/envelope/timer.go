@@ -9,8 +9,8 @@ import (
 	"time"
 )
 
-// maxTimerBytes caps a timer invocation request. The host's TimerInfo with
-// its metadata is a few hundred bytes; anything near this is not a timer.
+// maxTimerBytes caps the TimerInfo of a timer invocation. The host's is a
+// few hundred bytes; anything near this is not a timer.
 const maxTimerBytes = 64 << 10
 
 // Timer is a timer trigger invocation: the .NET TimerInfo the host
@@ -41,22 +41,20 @@ type timerInfo struct {
 // itself; an envelope that is not JSON, lacks the binding or holds anything
 // else there is an error.
 func DecodeTimer(r io.Reader, binding string) (*Timer, error) {
-	b, err := io.ReadAll(io.LimitReader(r, maxTimerBytes+1))
+	var data []byte
+	_, err := decode(r, binding, nil, func(s *scanner) error {
+		c := &capture{limit: maxTimerBytes}
+		if err := s.value(c); err != nil {
+			return err
+		}
+		if c.over() {
+			return fmt.Errorf("Data.%s is larger than %d bytes", binding, maxTimerBytes)
+		}
+		data = c.buf
+		return nil
+	})
 	if err != nil {
-		return nil, fmt.Errorf("read timer invocation: %w", err)
-	}
-	if len(b) > maxTimerBytes {
-		return nil, fmt.Errorf("decode timer invocation: larger than %d bytes", maxTimerBytes)
-	}
-	var inv struct {
-		Data map[string]json.RawMessage `json:"Data"`
-	}
-	if err := json.Unmarshal(b, &inv); err != nil {
-		return nil, fmt.Errorf("decode timer invocation: %w", valueFree(err))
-	}
-	data, ok := inv.Data[binding]
-	if !ok {
-		return nil, fmt.Errorf("decode timer invocation: Data has no %q binding", binding)
+		return nil, fmt.Errorf("decode timer invocation: %w", err)
 	}
 	data = bytes.TrimSpace(data)
 	if len(data) > 0 && data[0] == '"' {

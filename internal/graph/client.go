@@ -147,7 +147,7 @@ func NewClient(endpoint string, cred azcore.TokenCredential, options *ClientOpti
 // already hold escaped parameters (see pathParam).
 func (c *Client) newRequest(ctx context.Context, method, apiVersion, path string) (*policy.Request, string, error) {
 	if apiVersion != APIVersionV1 && apiVersion != APIVersionBeta {
-		return nil, "", fmt.Errorf("graph API version %q is not %q or %q", apiVersion, APIVersionV1, APIVersionBeta)
+		return nil, "", argumentError("graph API version %q is not %q or %q", apiVersion, APIVersionV1, APIVersionBeta)
 	}
 	req, err := runtime.NewRequest(ctx, method, runtime.JoinPaths(c.endpoint, apiVersion, path))
 	if err != nil {
@@ -233,11 +233,26 @@ func marshalJSON(v any) ([]byte, error) {
 func pathParam(name, value string) (string, error) {
 	switch value {
 	case "":
-		return "", fmt.Errorf("parameter %s cannot be empty", name)
+		return "", argumentError("parameter %s cannot be empty", name)
 	case ".", "..":
-		return "", fmt.Errorf("parameter %s cannot be %q", name, value)
+		return "", argumentError("parameter %s cannot be %q", name, value)
 	}
 	return url.PathEscape(value), nil
+}
+
+// ArgumentError reports a call the client refused to make because an
+// argument cannot be sent as it is: an empty or dot path parameter, an
+// unknown API version, an empty secret set. Nothing was sent, and sending the
+// same arguments again fails the same way. Its message names the argument
+// and never holds a secret value.
+type ArgumentError struct {
+	msg string
+}
+
+func (e *ArgumentError) Error() string { return e.msg }
+
+func argumentError(format string, args ...any) error {
+	return &ArgumentError{msg: fmt.Sprintf(format, args...)}
 }
 
 // newUUID returns a random (version 4) UUID, as Graph expects in

@@ -2,8 +2,6 @@ package graph
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"net/http"
 	"unicode/utf8"
 
@@ -87,18 +85,18 @@ type keyValue struct {
 // messages.)
 func revealPairs(secrets []Secret) ([]keyValue, error) {
 	if len(secrets) == 0 {
-		return nil, errors.New("secrets cannot be empty")
+		return nil, argumentError("secrets cannot be empty")
 	}
 	pairs := make([]keyValue, len(secrets))
 	for i, sec := range secrets {
 		if sec.Key == "" {
-			return nil, fmt.Errorf("secrets[%d]: key cannot be empty", i)
+			return nil, argumentError("secrets[%d]: key cannot be empty", i)
 		}
 		v := sec.Value.Reveal()
 		if !utf8.ValidString(v) {
 			// encoding/json would silently turn the bad bytes into U+FFFD and
 			// store a different value.
-			return nil, fmt.Errorf("secrets[%d] (%s): value is not valid UTF-8", i, sec.Key)
+			return nil, argumentError("secrets[%d] (%s): value is not valid UTF-8", i, sec.Key)
 		}
 		pairs[i] = keyValue{Key: sec.Key, Value: v}
 	}

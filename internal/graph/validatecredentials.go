@@ -2,7 +2,6 @@ package graph
 
 import (
 	"context"
-	"errors"
 	"net/http"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
@@ -66,7 +65,7 @@ func (c *Client) validateCredentialsCreateRequest(ctx context.Context, apiVersio
 	path := "/servicePrincipals/" + id + "/synchronization/jobs/validateCredentials"
 	switch {
 	case target.TemplateID != "" && target.JobID != "":
-		return nil, "", errors.New("credentials target has both a template ID and a job ID")
+		return nil, "", argumentError("credentials target has both a template ID and a job ID")
 	case target.JobID != "":
 		job, err := pathParam("jobID", target.JobID)
 		if err != nil {
@@ -74,7 +73,7 @@ func (c *Client) validateCredentialsCreateRequest(ctx context.Context, apiVersio
 		}
 		path = "/servicePrincipals/" + id + "/synchronization/jobs/" + job + "/validateCredentials"
 	case target.TemplateID == "":
-		return nil, "", errors.New("credentials target needs a template ID or a job ID")
+		return nil, "", argumentError("credentials target needs a template ID or a job ID")
 	}
 	pairs, err := revealPairs(secrets)
 	if err != nil {

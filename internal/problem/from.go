@@ -34,7 +34,7 @@ type failure struct {
 // From maps err to its status and problem document. It is the only place
 // that decides a status (CONTRACT.md §3):
 //
-//	400 invalid request · 403 refused by policy · 404 no such service principal
+//	400 invalid request (also one the graph client refused to send) · 403 refused by policy · 404 no such service principal
 //	422 secret missing/disabled, Graph rejected the payload or the credentials
 //	502 Key Vault 403, Graph 401/403, the identity endpoint refused the identity,
 //	    a redirect from any of them (never followed)
@@ -44,7 +44,9 @@ type failure struct {
 // (*graph.ReplicationError) keeps its status, 502 or 404, and the detail names
 // both causes: not replicated yet, or the identity may not see or write it.
 // An error wrapped by AfterSave keeps its status, and the detail says that the
-// secrets were saved.
+// secrets were saved. An error wrapped by OutOfTime says how far the
+// invocation got and whether the secrets were saved (Document.Stage and
+// Saved); where the clock caused it, it is a 503 whose detail starts so.
 // A *NotKept (the kept state could not be written after the save) is 503.
 //
 // When several failures happened (several secrets), every one is listed and
@@ -116,7 +118,11 @@ func from(err error) *Problem {
 	}
 	sort.SliceStable(prob.Doc.Errors, func(i, j int) bool { return fieldLess(prob.Doc.Errors[i].Field, prob.Doc.Errors[j].Field) })
 	var saved *Saved
-	if errors.As(err, &saved) {
+	var late *OutOfTime
+	switch {
+	case errors.As(err, &late):
+		outOfTime(prob, late)
+	case errors.As(err, &saved):
 		prob.Doc.Detail = fmt.Sprintf("The secrets were saved (Graph request-id %s), but the job follow-up failed: %s",
 			saved.RequestID, prob.Doc.Detail)
 	}
@@ -127,6 +133,38 @@ func from(err error) *Problem {
 		prob.RetryAfter = 0
 	}
 	return prob
+}
+
+// outOfTime says in prob how far an invocation that ran out of time got,
+// and whether its secrets were saved. A failure that is the clock's (503, or
+// one not understood) becomes a 503 whose detail starts with that; one a
+// dependency answered keeps its status and detail.
+func outOfTime(prob *Problem, e *OutOfTime) {
+	prob.Doc.Stage = e.Stage
+	if e.Saved != SavedUnknown {
+		saved := e.Saved == SavedYes
+		prob.Doc.Saved = &saved
+	}
+	if prob.Status != 503 && prob.Status != 500 {
+		return
+	}
+	var what string
+	switch e.Saved {
+	case SavedYes:
+		what = fmt.Sprintf("The secrets were saved (Graph request-id %s), but %s did not finish in time", e.RequestID, e.Stage)
+	case SavedUnknown:
+		what = fmt.Sprintf("The invocation ran out of time while %s: Microsoft Graph had not answered the PUT, so the secrets "+
+			"may or may not have been saved (sending the same request again is safe)", e.Stage)
+	default:
+		what = fmt.Sprintf("The invocation ran out of time while %s; nothing was saved", e.Stage)
+	}
+	inner := prob.Doc.Detail
+	if prob.Status == 500 {
+		inner = "retry later"
+	}
+	prob.Status, prob.Doc.Status = 503, 503
+	prob.Doc.Type, prob.Doc.Title = kindOf(503).typ, kindOf(503).title
+	prob.Doc.Detail = what + ". " + inner
 }
 
 func fromRequest(e *request.Error) *Problem {
@@ -153,11 +191,17 @@ func classify(err error) failure {
 	}
 	var gerr *graph.ResponseError
 	var verr *vault.Error
+	var argErr *graph.ArgumentError
 	if f, ok := fromRedirect(err); ok {
 		f.fields = fields
 		return f
 	}
 	switch {
+	case errors.As(err, &argErr):
+		// The graph client refused the call before sending it: retrying
+		// cannot help, so it is the invalid-request class (permanent).
+		return failure{status: 400, fields: fields, message: fmt.Sprintf(
+			"the request cannot be sent to Microsoft Graph (%s); nothing was sent: correct the request", argErr)}
 	case errors.As(err, &gerr):
 		var wait *graph.ReplicationError
 		errors.As(err, &wait)

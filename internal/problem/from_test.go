@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/streaming"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 	"github.com/google/go-cmp/cmp"
@@ -39,6 +40,28 @@ func kvError(status int, code, inner string, retryAfter string) *azcore.Response
 
 func vaultErr(name string, err error) error {
 	return &vault.Error{Ref: vault.Ref{VaultURL: "https://contoso-kv.vault.azure.net", Vault: "contoso-kv", Name: name}, Err: err}
+}
+
+// graphArgumentError is the error a real graph client returns for a job ID
+// it refuses to put in a path: no request is sent.
+func graphArgumentError(t *testing.T) error {
+	t.Helper()
+	c, err := graph.NewClient("https://graph.microsoft.com", noCredential{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.StartJob(context.Background(), graph.APIVersionV1, "6a9b2c1e-5f4d-4e3a-9b8c-7d6e5f4a3b2c", "..")
+	if _, ok := errors.AsType[*graph.ArgumentError](err); !ok {
+		t.Fatalf("StartJob with job ID \"..\" = %v, want a *graph.ArgumentError", err)
+	}
+	return err
+}
+
+// noCredential fails every token request; the calls under test never ask.
+type noCredential struct{}
+
+func (noCredential) GetToken(context.Context, policy.TokenRequestOptions) (azcore.AccessToken, error) {
+	return azcore.AccessToken{}, errors.New("no token in this test")
 }
 
 func TestFrom(t *testing.T) {
@@ -259,6 +282,35 @@ func TestFrom(t *testing.T) {
 			name:   "network",
 			err:    During("Microsoft Graph", &net.OpError{Op: "dial", Err: errors.New("refused")}),
 			status: 503, transient: true, detail: []string{"could not reach Microsoft Graph"},
+		},
+		{
+			name:   "graph client refused the arguments",
+			err:    AtFields(During("Microsoft Graph", graphArgumentError(t)), "job.id"),
+			status: 400, fields: []string{"job.id"}, detail: []string{"cannot be sent to Microsoft Graph", "jobID", "nothing was sent"},
+		},
+		{
+			name:   "out of time before saving",
+			err:    &OutOfTime{Stage: "resolving the Key Vault references", Err: vaultErr("a", fmt.Errorf("get: %w", context.DeadlineExceeded))},
+			status: 503, transient: true, dependency: &Dependency{Service: "keyVault", Vault: "contoso-kv"},
+			detail: []string{"ran out of time while resolving the Key Vault references; nothing was saved", "vault \"contoso-kv\""},
+		},
+		{
+			name: "out of time after saving",
+			err: &OutOfTime{Stage: "restarting the synchronization job", Saved: SavedYes, RequestID: "put-1",
+				Err: AfterSave("put-1", AtFields(During("Microsoft Graph", context.DeadlineExceeded), "job.id"))},
+			status: 503, transient: true, fields: []string{"job.id"},
+			detail: []string{"The secrets were saved (Graph request-id put-1), but restarting the synchronization job did not finish in time"},
+		},
+		{
+			name:   "out of time, not understood",
+			err:    &OutOfTime{Stage: "saving the secrets", Saved: SavedUnknown, Err: errors.New("boom")},
+			status: 503, transient: true, detail: []string{"may or may not have been saved", "retry later"},
+		},
+		{
+			name:   "out of time keeps a dependency's answer",
+			err:    &OutOfTime{Stage: "resolving the Key Vault references", Err: vaultErr("gone", kvError(404, "SecretNotFound", "", ""))},
+			status: 422, dependency: &Dependency{Service: "keyVault", Vault: "contoso-kv", Status: 404, Code: "SecretNotFound", RequestID: "kv-req-1"},
+			detail: []string{"does not exist"},
 		},
 		{
 			name:   "anything else",

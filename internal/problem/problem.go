@@ -15,6 +15,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/putsecrets/putsecrets/internal/secret"
 )
 
 // ContentType is the media type of a problem document.
@@ -31,6 +33,11 @@ type Document struct {
 	Errors     []FieldError `json:"errors,omitempty"`
 	Dependency *Dependency  `json:"dependency,omitempty"`
 	RetryAfter *int         `json:"retryAfterSeconds,omitempty"`
+	// Stage and Saved are set when the invocation ran out of time (see
+	// OutOfTime): how far it got, and whether the secrets were saved
+	// (absent when that cannot be known: the PUT was under way).
+	Stage string `json:"stage,omitempty"`
+	Saved *bool  `json:"saved,omitempty"`
 }
 
 // FieldError is one problem with one field of the request.
@@ -143,6 +150,31 @@ func AfterSave(requestID string, err error) error {
 	return &Saved{RequestID: requestID, Err: err}
 }
 
+// OutOfTime marks the error of an invocation whose time ran out: Stage says
+// how far it got ("saving the secrets"), and Saved whether the secrets were
+// saved: SavedYes (RequestID is the PUT's Graph request-id), SavedNo, or
+// SavedUnknown (the PUT was under way when the time ran out).
+type OutOfTime struct {
+	Stage     string
+	Saved     SavedState
+	RequestID string
+	Err       error
+}
+
+// SavedState says whether an invocation's secrets were saved.
+type SavedState int
+
+// The SavedStates.
+const (
+	SavedNo SavedState = iota
+	SavedUnknown
+	SavedYes
+)
+
+func (e *OutOfTime) Error() string { return "out of time " + e.Stage + ": " + e.Err.Error() }
+
+func (e *OutOfTime) Unwrap() error { return e.Err }
+
 // New returns a problem with a status and detail of the caller's choosing,
 // for answers that are not errors of a dependency (e.g. a missing body).
 func New(status int, detail string, errs ...FieldError) *Problem {
@@ -151,8 +183,16 @@ func New(status int, detail string, errs ...FieldError) *Problem {
 	}}
 }
 
-// leaves flattens errors.Join trees.
+// leaves flattens errors.Join trees, also under the wrappers Put returns
+// its errors in (an OutOfTime, the invocation's scrubber: From scrubs the
+// whole document afterwards).
 func leaves(err error) []error {
+	switch w := err.(type) {
+	case *OutOfTime:
+		return leaves(w.Err)
+	case *secret.ScrubbedError:
+		return leaves(w.Unwrap())
+	}
 	if j, ok := err.(interface{ Unwrap() []error }); ok {
 		var out []error
 		for _, e := range j.Unwrap() {

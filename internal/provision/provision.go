@@ -91,6 +91,16 @@ type JobQuarantine struct {
 	ErrorCode string `json:"errorCode,omitempty"`
 }
 
+// The stages of Put, as a failure that ran out of time names them
+// (problem.OutOfTime).
+const (
+	StageResolving  = "resolving the Key Vault references"
+	StageValidating = "validating the credentials with Microsoft Graph"
+	StageSaving     = "saving the secrets to Microsoft Graph"
+	StageStartJob   = "starting the synchronization job"
+	StageRestartJob = "restarting the synchronization job"
+)
+
 // Options are a Service's settings.
 type Options struct {
 	// ConsistencyWait bounds how long one invocation retries Graph's 401 and
@@ -164,7 +174,7 @@ func (s *Service) Put(ctx context.Context, body []byte) (_ *Result, err error) {
 	}
 	secrets, versions, err := s.resolve(ctx, req)
 	if err != nil {
-		return res, err
+		return res, late(ctx, StageResolving, problem.SavedNo, "", err)
 	}
 	for _, sec := range secrets {
 		scrubber.Add(sec.Value)
@@ -177,7 +187,7 @@ func (s *Service) Put(ctx context.Context, body []byte) (_ *Result, err error) {
 			return err
 		})
 		if err != nil {
-			return res, problem.During("Microsoft Graph", err)
+			return res, late(ctx, StageValidating, problem.SavedNo, "", problem.During("Microsoft Graph", err))
 		}
 		res.Validated = true
 	}
@@ -196,18 +206,33 @@ func (s *Service) Put(ctx context.Context, body []byte) (_ *Result, err error) {
 	})
 	res.GraphRequestID = put.RequestID
 	if err != nil {
-		return res, problem.During("Microsoft Graph", err)
+		return res, late(ctx, StageSaving, problem.SavedUnknown, "", problem.During("Microsoft Graph", err))
 	}
 	res.Status = StatusSaved
 	if req.Job != nil {
 		if res.Job, err = s.followUp(ctx, wait, req); err != nil {
-			return res, problem.AfterSave(put.RequestID, problem.AtFields(problem.During("Microsoft Graph", err), "job.id"))
+			stage := StageStartJob
+			if req.Job.Action == actionRestart {
+				stage = StageRestartJob
+			}
+			err = problem.AfterSave(put.RequestID, problem.AtFields(problem.During("Microsoft Graph", err), "job.id"))
+			return res, late(ctx, stage, problem.SavedYes, put.RequestID, err)
 		}
 	}
 	if res.Followed, err = s.keep(ctx, req, body, versions, put.RequestID); err != nil {
 		return res, err
 	}
 	return res, nil
+}
+
+// late marks err as an out-of-time failure at stage when ctx has run out
+// (its deadline passed, or the invocation was cancelled), so that the
+// answer says how far the invocation got and whether anything was saved.
+func late(ctx context.Context, stage string, saved problem.SavedState, requestID string, err error) error {
+	if ctx.Err() == nil {
+		return err
+	}
+	return &problem.OutOfTime{Stage: stage, Saved: saved, RequestID: requestID, Err: err}
 }
 
 // followUp starts or restarts the job and reads it once to report on it. A

@@ -17,9 +17,6 @@ import (
 // mistakes would otherwise make a response many times its size.
 const maxProblems = 100
 
-// maxIdentifier is the longest template or job ID accepted.
-const maxIdentifier = 256
-
 // The fields each object allows, in the order messages list them.
 var (
 	topFields      = [...]string{"servicePrincipalId", "secrets", "apiVersion", "dryRun", "validate", "job", "follow"}
@@ -666,12 +663,12 @@ func (p *parser) validate(pos int) {
 		switch string(name) {
 		case "templateId":
 			if p.once(&seen[0], mpos, prefix, "templateId") {
-				v.TemplateID, _ = p.identifier(mpos, prefix, "templateId")
+				v.TemplateID, _ = p.identifier(mpos, prefix, "templateId", checkTemplateID)
 				lastPos = mpos
 			}
 		case "jobId":
 			if p.once(&seen[1], mpos, prefix, "jobId") {
-				v.JobID, _ = p.identifier(mpos, prefix, "jobId")
+				v.JobID, _ = p.identifier(mpos, prefix, "jobId", checkJobID)
 				lastPos = mpos
 			}
 		default:
@@ -708,7 +705,7 @@ func (p *parser) job(pos int) {
 		switch string(name) {
 		case "id":
 			if p.once(&seen[0], mpos, prefix, "id") {
-				j.ID, _ = p.identifier(mpos, prefix, "id")
+				j.ID, _ = p.identifier(mpos, prefix, "id", checkJobID)
 			}
 		case "action":
 			if p.once(&seen[1], mpos, prefix, "action") {
@@ -757,26 +754,15 @@ func (p *parser) job(pos int) {
 	p.req.Job = &j
 }
 
-// identifier reads a template or job ID: 1 to 256 of [A-Za-z0-9._-].
-func (p *parser) identifier(pos int, prefix, name string) (string, bool) {
+// identifier reads a template or job ID and checks it with check (see ids.go).
+func (p *parser) identifier(pos int, prefix, name string, check func([]byte) string) (string, bool) {
 	b, ok := p.str(pos, prefix, name, "a string")
 	if !ok {
 		return "", false
 	}
-	field := join(prefix, name)
-	switch {
-	case len(b) == 0:
-		p.add(pos, field, "is empty; set it", false)
+	if msg := check(b); msg != "" {
+		p.add(pos, join(prefix, name), msg, false)
 		return "", false
-	case len(b) > maxIdentifier:
-		p.add(pos, field, fmt.Sprintf("is %d characters long; send at most %d", len(b), maxIdentifier), false)
-		return "", false
-	}
-	for _, c := range b {
-		if !(isLetter(c) || isDigit(c) || c == '.' || c == '_' || c == '-') {
-			p.add(pos, field, "may hold only letters, digits, '.', '_' and '-'", false)
-			return "", false
-		}
 	}
 	return string(b), true
 }

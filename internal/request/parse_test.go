@@ -453,9 +453,9 @@ func TestParseValidateAndJob(t *testing.T) {
 		{name: "validate neither", body: with(`"validate": {}`), probs: []prob{{"validate", "has neither templateId nor jobId", false}}},
 		{name: "validate not an object", body: with(`"validate": true`), probs: []prob{{"validate", "must be an object with templateId or jobId, not a boolean", false}}},
 		{name: "validate empty id", body: with(`"validate": {"templateId": ""}`), probs: []prob{{"validate.templateId", "is empty", false}}},
-		{name: "validate long id", body: with(`"validate": {"templateId": "` + long + `"}`), probs: []prob{{"validate.templateId", "is 257 characters long; send at most 256", false}}},
+		{name: "validate long id", body: with(`"validate": {"templateId": "` + long + `"}`), probs: []prob{{"validate.templateId", "is 257 characters long; a template ID has at most 128", false}}},
 		{name: "validate 256 chars", body: with(`"validate": {"jobId": "` + long[1:] + `"}`), want: withReq(&Validate{JobID: long[1:]}, nil)},
-		{name: "validate bad char", body: with(`"validate": {"jobId": "a/b"}`), probs: []prob{{"validate.jobId", "may hold only letters, digits, '.', '_' and '-'", false}}},
+		{name: "validate bad char", body: with(`"validate": {"jobId": "a/b"}`), probs: []prob{{"validate.jobId", "may hold only letters, digits, '_' and '-'", false}}},
 		{name: "validate number", body: with(`"validate": {"jobId": 1}`), probs: []prob{{"validate.jobId", "must be a string, not a number", false}}},
 		{name: "validate unknown", body: with(`"validate": {"templateid": "scim"}`), probs: []prob{
 			{"validate.templateid", "write templateId", false},

@@ -3,7 +3,9 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -16,15 +18,19 @@ import (
 
 // handlePutSecrets serves the PutSecrets HTTP function. The handler always
 // answers the host with 200; the caller's status travels in Outputs.res.
-func handlePutSecrets(log *slog.Logger, svc provision.Putter, timeout time.Duration, requiredRole string) http.Handler {
+// Every invocation answers within budget (see HTTPAnswerLimit): the work
+// stops at workDeadline, and a failure for want of time says how far it got.
+func handlePutSecrets(log *slog.Logger, svc provision.Putter, budget, bodyTimeout time.Duration, requiredRole string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		inv := invocationLog{function: FunctionHTTP, invocationID: r.Header.Get(envelope.InvocationIDHeader)}
 
-		raw, err := envelope.Read(r.Body)
-		var req *envelope.HTTPRequest
-		if err == nil {
-			req, err = envelope.DecodeHTTP(raw, bindingRequest)
+		req, err := readInvocation(w, r, bodyTimeout, envelope.DecodeHTTP, bindingRequest)
+		if errors.Is(err, envelope.ErrTooLarge) {
+			p := problem.New(http.StatusBadRequest, "the request's URL, query string or headers are larger than 64 KiB: send less",
+				problem.FieldError{Field: "", Message: "request too large"})
+			writeHTTPProblem(log, w, inv, p, start, nil)
+			return
 		}
 		if err != nil {
 			log.Error("unreadable invocation request", "function", FunctionHTTP, "invocationId", inv.invocationID, "error", err.Error())
@@ -46,7 +52,7 @@ func handlePutSecrets(log *slog.Logger, svc provision.Putter, timeout time.Durat
 			return
 		}
 
-		ctx, cancel := context.WithTimeout(r.Context(), timeout)
+		ctx, cancel := context.WithDeadline(r.Context(), workDeadline(start, budget))
 		defer cancel()
 		res, err := svc.Put(ctx, req.Body)
 		if err != nil {
@@ -62,6 +68,25 @@ func handlePutSecrets(log *slog.Logger, svc provision.Putter, timeout time.Durat
 		out := envelope.HTTPOutput{StatusCode: http.StatusOK, Headers: jsonHeaders("application/json"), Body: string(body)}
 		writeAnswer(log, w, http.StatusOK, envelope.NewHTTPAnswer(bindingResponse, out, inv.summary(http.StatusOK, res, nil)))
 	})
+}
+
+// readInvocation decodes the invocation request's body with decode, within
+// bodyTimeout. The connection's read deadline is set for the body; once the
+// body is in it is lifted, so that it cannot cut the connection (and cancel
+// the request's context) while the invocation works. When the body could not
+// be read it is moved to now instead: net/http would otherwise wait, without
+// a limit, to drain what the stalled sender never sends.
+func readInvocation[T any](w http.ResponseWriter, r *http.Request, bodyTimeout time.Duration,
+	decode func(io.Reader, string) (T, error), binding string) (T, error) {
+	rc := http.NewResponseController(w)
+	_ = rc.SetReadDeadline(time.Now().Add(bodyTimeout)) // httptest's recorder cannot: then unbounded
+	v, err := decode(r.Body, binding)
+	if err != nil {
+		_ = rc.SetReadDeadline(time.Now())
+		return v, err
+	}
+	_ = rc.SetReadDeadline(time.Time{})
+	return v, nil
 }
 
 func writeHTTPProblem(log *slog.Logger, w http.ResponseWriter, inv invocationLog, p *problem.Problem, start time.Time, res *provision.Result) {

@@ -18,16 +18,12 @@ import (
 // invocation, so the host abandons the message: Service Bus redelivers it
 // (the same MessageIds are sent again, duplicates) and dead-letters it after
 // MaxDeliveryCount.
-func handlePutSecretsFromKeyVault(log *slog.Logger, events *follow.Events, timeout time.Duration) http.Handler {
+func handlePutSecretsFromKeyVault(log *slog.Logger, events *follow.Events, timeout, bodyTimeout time.Duration) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		inv := invocationLog{function: FunctionKeyVault, invocationID: r.Header.Get(envelope.InvocationIDHeader)}
 
-		raw, err := envelope.Read(r.Body)
-		var msg *envelope.Message
-		if err == nil {
-			msg, err = envelope.DecodeMessage(raw, bindingMessage)
-		}
+		msg, err := readInvocation(w, r, bodyTimeout, envelope.DecodeMessage, bindingMessage)
 		if err != nil {
 			log.Error("unreadable invocation request", "function", FunctionKeyVault, "invocationId", inv.invocationID, "error", err.Error())
 			writeAnswer(log, w, http.StatusInternalServerError, envelope.Answer{

@@ -15,16 +15,12 @@ import (
 // host abandons it and Service Bus redelivers it, dead-lettering it after
 // MaxDeliveryCount (CONTRACT.md §4). The Processor publishes the outcome
 // message before the answer; one that could not be sent fails the invocation.
-func handlePutSecretsFromQueue(log *slog.Logger, proc *queue.Processor, timeout time.Duration) http.Handler {
+func handlePutSecretsFromQueue(log *slog.Logger, proc *queue.Processor, timeout, bodyTimeout time.Duration) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		inv := invocationLog{function: FunctionQueue, invocationID: r.Header.Get(envelope.InvocationIDHeader)}
 
-		raw, err := envelope.Read(r.Body)
-		var msg *envelope.Message
-		if err == nil {
-			msg, err = envelope.DecodeMessage(raw, bindingMessage)
-		}
+		msg, err := readInvocation(w, r, bodyTimeout, envelope.DecodeMessage, bindingMessage)
 		if err != nil {
 			log.Error("unreadable invocation request", "function", FunctionQueue, "invocationId", inv.invocationID, "error", err.Error())
 			writeAnswer(log, w, http.StatusInternalServerError, envelope.Answer{
