@@ -2,7 +2,8 @@
 // the command-line tool a pipeline runs.
 //
 // Started by the Functions host (FUNCTIONS_CUSTOMHANDLER_PORT set), it serves
-// the PutSecrets and PutSecretsFromQueue functions on 127.0.0.1. Otherwise
+// the PutSecrets, PutSecretsFromQueue, PutSecretsFromKeyVault and Reconcile
+// functions on 127.0.0.1. Otherwise
 // its first argument is a command:
 //
 //	handler validate --file request.json
@@ -53,7 +54,7 @@ Every command reads the functions' settings (PUTSECRETS_ALLOWED_VAULTS, PUTSECRE
 ServiceBusConnection, ...); flags override them.
 
 Started by the Azure Functions host (FUNCTIONS_CUSTOMHANDLER_PORT set), the handler serves
-the PutSecrets and PutSecretsFromQueue functions instead.`
+the PutSecrets, PutSecretsFromQueue, PutSecretsFromKeyVault and Reconcile functions instead.`
 
 // run is the whole program; main only wires it to the process.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {

@@ -20,6 +20,7 @@ import (
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/getkin/kin-openapi/routers/legacy"
 
+	"github.com/putsecrets/putsecrets/standin/azure"
 	"github.com/putsecrets/putsecrets/standin/graph"
 	"github.com/putsecrets/putsecrets/standin/host"
 	"github.com/putsecrets/putsecrets/standin/keyvault"
@@ -193,7 +194,7 @@ func TestOpenAPIMatchesAnswers(t *testing.T) {
 	f := start(t, settings{
 		"PUTSECRETS_ALLOWED_VAULTS":         vault + ",denied-kv",
 		"PUTSECRETS_GRAPH_CONSISTENCY_WAIT": "0s",
-	})
+	}, azure.WithStorage())
 	f.env.Graph.AddJob(spID, graph.Job{ID: jobID, TemplateID: "scim", State: graph.JobState{Code: graph.StatusActive}})
 	token := f.kvSecret("scim-token", "SecretToken")
 	f.env.KeyVault.SetSecret(f.vaultHost("denied-kv"), "x", "irrelevant")
@@ -218,6 +219,10 @@ func TestOpenAPIMatchesAnswers(t *testing.T) {
 			"apiVersion": "Beta", "validate": map[string]any{"templateId": "scim"},
 			"job": map[string]any{"id": jobID, "action": "restart", "resetScope": "Watermark, Escrows"},
 		}},
+		{name: "saved and followed", status: 200, doc: map[string]any{"servicePrincipalId": spID,
+			"secrets": []any{uri("SecretToken", token), base}, "follow": true}},
+		{name: "follow off", status: 200, doc: map[string]any{"servicePrincipalId": spID,
+			"secrets": []any{uri("SecretToken", token), base}, "follow": false}},
 		{name: "dry run", status: 200, doc: map[string]any{"servicePrincipalId": spID, "secrets": []any{uri("SecretToken", token)},
 			"dryRun": true, "job": map[string]any{"id": jobID, "action": "start"}}},
 		{name: "invalid: not a GUID", status: 400, rejected: true, doc: doc("nope", base)},
