@@ -16,6 +16,7 @@ import (
 type States interface {
 	Get(ctx context.Context, servicePrincipalID string) (*state.Kept, error)
 	Put(ctx context.Context, k *state.Kept) error
+	Replace(ctx context.Context, k *state.Kept) (bool, error)
 	Delete(ctx context.Context, servicePrincipalID string) error
 }
 
@@ -27,8 +28,9 @@ type States interface {
 //     resolved version, the time and Graph's request-id;
 //   - follow: false forgets a kept state;
 //   - absent: a kept state, if there is one, is replaced by this document,
-//     so that it mirrors the last successful save (one Get, then the Put
-//     only when the Get found one); without a store, nothing.
+//     so that it mirrors the last successful save (state.Store.Replace: a
+//     write conditional on the state read, so a concurrent follow: false is
+//     never undone); without a store, nothing.
 //
 // A dry run keeps nothing. A failure here is a *problem.NotKept (503): the
 // secrets were saved, and the retry that the queue's redelivery or the
@@ -49,17 +51,11 @@ func (s *Service) keep(ctx context.Context, req *request.Request, body []byte, v
 		}
 		return false, nil
 	case request.FollowAbsent:
-		_, err := st.Get(ctx, id)
-		if errors.Is(err, state.ErrNotFound) {
-			return false, nil
-		}
+		replaced, err := st.Replace(ctx, kept(req, body, versions, requestID))
 		if err != nil {
 			return false, notKept("replace", err)
 		}
-		if err := st.Put(ctx, kept(req, body, versions, requestID)); err != nil {
-			return false, notKept("replace", err)
-		}
-		return true, nil
+		return replaced, nil
 	}
 	if err := st.Put(ctx, kept(req, body, versions, requestID)); err != nil {
 		return false, notKept("keep", err)

@@ -24,7 +24,7 @@ type memStates struct {
 	mu    sync.Mutex
 	kept  map[string]*state.Kept
 	calls []string
-	fail  map[string]error // by operation: "get", "put", "delete"
+	fail  map[string]error // by operation: "get", "put", "replace", "delete"
 }
 
 func newMemStates() *memStates {
@@ -59,6 +59,19 @@ func (m *memStates) Put(_ context.Context, k *state.Kept) error {
 	defer m.mu.Unlock()
 	m.kept[k.ServicePrincipalID] = k
 	return nil
+}
+
+func (m *memStates) Replace(_ context.Context, k *state.Kept) (bool, error) {
+	if err := m.record("replace"); err != nil {
+		return false, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, ok := m.kept[k.ServicePrincipalID]; !ok {
+		return false, nil
+	}
+	m.kept[k.ServicePrincipalID] = k
+	return true, nil
 }
 
 func (m *memStates) Delete(_ context.Context, id string) error {
@@ -104,8 +117,8 @@ func TestPutFollow(t *testing.T) {
 		{name: "follow true replaces", body: followDoc(`,"follow":true`), kept: true, wantCalls: []string{"put"}, wantFollowed: true, wantKept: true, wantSaved: true},
 		{name: "follow false forgets", body: followDoc(`,"follow":false`), kept: true, wantCalls: []string{"delete"}, wantSaved: true},
 		{name: "follow false without a state", body: followDoc(`,"follow":false`), wantCalls: []string{"delete"}, wantSaved: true},
-		{name: "absent replaces a kept state", body: followDoc(``), kept: true, wantCalls: []string{"get", "put"}, wantFollowed: true, wantKept: true, wantSaved: true},
-		{name: "absent keeps nothing new", body: followDoc(``), wantCalls: []string{"get"}, wantSaved: true},
+		{name: "absent replaces a kept state", body: followDoc(``), kept: true, wantCalls: []string{"replace"}, wantFollowed: true, wantKept: true, wantSaved: true},
+		{name: "absent keeps nothing new", body: followDoc(``), wantCalls: []string{"replace"}, wantSaved: true},
 		{name: "dry run keeps nothing", body: followDoc(`,"follow":true,"dryRun":true`), wantCalls: nil},
 		{name: "dry run forgets nothing", body: followDoc(`,"follow":false,"dryRun":true`), kept: true, wantCalls: nil, wantKept: true},
 		{name: "a refused request touches no state", body: []byte(`{"servicePrincipalId":"` + spID + `","secrets":[],"follow":true}`), wantStatus: 400},
@@ -119,10 +132,10 @@ func TestPutFollow(t *testing.T) {
 			wantCalls: []string{"put"}, wantStatus: 503, wantSaved: true, wantDetail: "Storage Blob Data Contributor"},
 		{name: "forget fails", body: followDoc(`,"follow":false`), kept: true, fail: map[string]error{"delete": errors.New("connection reset")},
 			wantCalls: []string{"delete"}, wantStatus: 503, wantSaved: true, wantKept: true, wantDetail: "could not be forgotten"},
-		{name: "replace: the read fails", body: followDoc(``), kept: true, fail: map[string]error{"get": storageError(500, "InternalError")},
-			wantCalls: []string{"get"}, wantStatus: 503, wantSaved: true, wantKept: true, wantDetail: "could not be replaced"},
-		{name: "replace: the write fails", body: followDoc(``), kept: true, fail: map[string]error{"put": storageError(412, "ConditionNotMet")},
-			wantCalls: []string{"get", "put"}, wantStatus: 503, wantSaved: true, wantKept: true, wantDetail: "answered 412 ConditionNotMet"},
+		{name: "replace: the store fails", body: followDoc(``), kept: true, fail: map[string]error{"replace": storageError(500, "InternalError")},
+			wantCalls: []string{"replace"}, wantStatus: 503, wantSaved: true, wantKept: true, wantDetail: "could not be replaced"},
+		{name: "replace: the write is refused", body: followDoc(``), kept: true, fail: map[string]error{"replace": storageError(412, "ConditionNotMet")},
+			wantCalls: []string{"replace"}, wantStatus: 503, wantSaved: true, wantKept: true, wantDetail: "answered 412 ConditionNotMet"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -209,8 +222,8 @@ func TestPutLiteralCredentialForFollowed(t *testing.T) {
 		if err != nil || res.Followed || g.Saved(spID) == nil {
 			t.Fatalf("Put() = %+v, %v; want saved, not followed", res, err)
 		}
-		if strings.Join(st.calls, ",") != "get,get" || len(st.kept) != 0 {
-			t.Errorf("state calls %v, kept %d; want get (check), get (mirror), nothing kept", st.calls, len(st.kept))
+		if strings.Join(st.calls, ",") != "get,replace" || len(st.kept) != 0 {
+			t.Errorf("state calls %v, kept %d; want get (check), replace (mirror), nothing kept", st.calls, len(st.kept))
 		}
 	})
 	t.Run("the check cannot read the store", func(t *testing.T) {

@@ -103,28 +103,45 @@ func checkContainerURL(s string) error {
 // needs is never missing once the state is written (a concurrent writer's delete fails on the
 // entry's new ETag), and an entry left over by a crash only costs Followers one read.
 func (s *Store) Put(ctx context.Context, k *Kept) error {
+	_, err := s.put(ctx, k, false)
+	return err
+}
+
+// Replace is Put only while a kept state exists: it reports false, and writes nothing, when
+// there is none, also when a concurrent Delete removes it between the read and the write (the
+// write is conditional on the ETag read). An ordinary save of a service principal uses it, so
+// that a `follow: false` that lands meanwhile is never undone.
+func (s *Store) Replace(ctx context.Context, k *Kept) (bool, error) {
+	return s.put(ctx, k, true)
+}
+
+// put is Put and, with mustExist, Replace.
+func (s *Store) put(ctx context.Context, k *Kept, mustExist bool) (bool, error) {
 	data, err := encode(k)
 	if err != nil {
-		return err
+		return false, err
 	}
 	name := stateBlob(k.ServicePrincipalID)
 	want := indexBlobs(k)
 	for range maxAttempts {
 		cur, etag, err := s.read(ctx, k.ServicePrincipalID)
 		if err != nil && !errors.Is(err, ErrNotFound) && etag == nil {
-			return err
+			return false, err
+		}
+		if mustExist && etag == nil {
+			return false, nil
 		}
 		// A blob that is not a valid kept state (etag set, cur nil) is replaced: its index
 		// entries are unknown and stay behind as stale entries.
 		var dropped map[string]azcore.ETag
 		if cur != nil {
 			if dropped, err = s.etags(ctx, without(indexBlobs(cur), want)); err != nil {
-				return err
+				return false, err
 			}
 		}
 		for _, b := range want {
 			if err := s.upload(ctx, b, nil, nil); err != nil {
-				return err
+				return false, err
 			}
 		}
 		cond := &blob.ModifiedAccessConditions{}
@@ -139,11 +156,11 @@ func (s *Store) Put(ctx context.Context, k *Kept) error {
 			continue // a concurrent writer won this round
 		}
 		if err != nil {
-			return err
+			return false, err
 		}
-		return s.deleteIfUnchanged(ctx, dropped)
+		return true, s.deleteIfUnchanged(ctx, dropped)
 	}
-	return fmt.Errorf("state: put %s: the kept state of %s changed under %d attempts in a row; try again", s.blobURL(name), k.ServicePrincipalID, maxAttempts)
+	return false, fmt.Errorf("state: put %s: the kept state of %s changed under %d attempts in a row; try again", s.blobURL(name), k.ServicePrincipalID, maxAttempts)
 }
 
 // Get returns the kept state of servicePrincipalID, or ErrNotFound.

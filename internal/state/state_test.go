@@ -705,3 +705,41 @@ type staticToken struct{}
 func (staticToken) GetToken(context.Context, policy.TokenRequestOptions) (azcore.AccessToken, error) {
 	return azcore.AccessToken{Token: "static", ExpiresOn: time.Now().Add(24 * time.Hour)}, nil
 }
+
+// TestReplace: Replace writes only over an existing state, keeps the index
+// of what it wrote, and writes nothing (no state, no index entry) for a
+// service principal that is not followed, also after a Delete.
+func TestReplace(t *testing.T) {
+	t.Parallel()
+	r := newRig(t)
+	ctx := context.Background()
+	a := spID(41)
+
+	if ok, err := r.store.Replace(ctx, kept(a, vault+"/scim-token")); err != nil || ok {
+		t.Fatalf("Replace with no state (and no container): got %v, %v, want false, nil", ok, err)
+	}
+	if err := r.store.Put(ctx, kept(a, vault+"/scim-token")); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := r.store.Replace(ctx, kept(a, vault+"/svc-password")); err != nil || !ok {
+		t.Fatalf("Replace over a state: got %v, %v, want true, nil", ok, err)
+	}
+	if f, err := r.store.Followers(ctx, vault, "svc-password"); err != nil || len(f) != 1 {
+		t.Errorf("Followers of the replacing state's secret: got %d, %v, want 1", len(f), err)
+	}
+	if f, err := r.store.Followers(ctx, vault, "scim-token"); err != nil || len(f) != 0 {
+		t.Errorf("Followers of the replaced state's secret: got %d, %v, want 0", len(f), err)
+	}
+	if err := r.store.Delete(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := r.store.Replace(ctx, kept(a, vault+"/other")); err != nil || ok {
+		t.Fatalf("Replace after Delete: got %v, %v, want false, nil", ok, err)
+	}
+	if _, err := r.store.Get(ctx, a); !errors.Is(err, state.ErrNotFound) {
+		t.Errorf("Get after Replace of a forgotten state: %v, want ErrNotFound", err)
+	}
+	if f, err := r.store.Followers(ctx, vault, "other"); err != nil || len(f) != 0 {
+		t.Errorf("Followers after a refused Replace: got %d, %v, want 0", len(f), err)
+	}
+}
