@@ -60,7 +60,7 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 	srv := &http.Server{
 		Handler: server.New(server.Options{
 			Logger: log, Service: svc, InvocationTimeout: cfg.InvocationTimeout,
-			Queue:        queue.NewProcessor(svc, queue.Options{Outcomes: outcomes, ResultsQueue: cfg.ResultsQueue}),
+			Queue:        queue.NewProcessor(svc, queueOptions(cfg, outcomes, cfg.Queue)),
 			RequiredRole: cfg.RequiredRole, DebugEndpoints: cfg.DebugEndpoints, Events: events, Reconciler: reconciler,
 		}),
 		ReadHeaderTimeout: server.ReadHeaderTimeout,

@@ -20,6 +20,7 @@ import (
 	"github.com/putsecrets/putsecrets/internal/credential"
 	"github.com/putsecrets/putsecrets/internal/graph"
 	"github.com/putsecrets/putsecrets/internal/provision"
+	"github.com/putsecrets/putsecrets/internal/queue"
 	"github.com/putsecrets/putsecrets/internal/request"
 	"github.com/putsecrets/putsecrets/internal/servicebus"
 	"github.com/putsecrets/putsecrets/internal/state"
@@ -249,6 +250,13 @@ func (w *wiring) closeServiceBus() {
 	if err := w.sb.Close(ctx); err != nil {
 		w.log.Warn("closing the Service Bus client", "error", err.Error())
 	}
+}
+
+// queueOptions are the request processor's settings: outcomes go through pub
+// to ReplyTo or the results queue, and never to requestQueue (the queue this
+// process receives from) or the events queue.
+func queueOptions(cfg *config.Config, pub queue.Publisher, requestQueue string) queue.Options {
+	return queue.Options{Outcomes: pub, ResultsQueue: cfg.ResultsQueue, RequestQueue: requestQueue, EventsQueue: cfg.EventsQueue}
 }
 
 // newFlags is a command's flag set; its errors and usage go to stderr.

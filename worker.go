@@ -63,7 +63,7 @@ func runWorker(ctx context.Context, args []string, getenv func(string) string, s
 	return worker.Run(ctx, worker.Options{
 		Client:             sb.SDK(),
 		Queue:              q,
-		Processor:          queue.NewProcessor(svc, queue.Options{Outcomes: sb, ResultsQueue: cfg.ResultsQueue}),
+		Processor:          queue.NewProcessor(svc, queueOptions(cfg, sb, q)),
 		Logger:             log,
 		Concurrency:        *concurrency,
 		Sessions:           *sessions,

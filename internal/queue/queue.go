@@ -15,6 +15,7 @@ package queue
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"strings"
 	"unicode/utf8"
 
@@ -97,6 +98,12 @@ type Options struct {
 	// ResultsQueue is the default outcome destination
 	// (PUTSECRETS_RESULTS_QUEUE); a message's ReplyTo overrides it.
 	ResultsQueue string
+	// RequestQueue and EventsQueue are the queues this app reads requests
+	// and Key Vault events from (PUTSECRETS_QUEUE, PUTSECRETS_EVENTS_QUEUE).
+	// A message whose ReplyTo names one of them is refused: its outcome would
+	// be read back as a request or an event (config refuses the same for
+	// PUTSECRETS_RESULTS_QUEUE).
+	RequestQueue, EventsQueue string
 }
 
 // Processor processes request messages. It is safe for concurrent use.
@@ -104,11 +111,18 @@ type Processor struct {
 	service      provision.Putter
 	outcomes     Publisher
 	resultsQueue string
+	ownQueues    []string // where an outcome must never go
 }
 
 // NewProcessor returns a Processor.
 func NewProcessor(service provision.Putter, opts Options) *Processor {
-	return &Processor{service: service, outcomes: opts.Outcomes, resultsQueue: strings.TrimSpace(opts.ResultsQueue)}
+	p := &Processor{service: service, outcomes: opts.Outcomes, resultsQueue: strings.TrimSpace(opts.ResultsQueue)}
+	for _, q := range []string{opts.RequestQueue, opts.EventsQueue} {
+		if q = strings.TrimSpace(q); q != "" {
+			p.ownQueues = append(p.ownQueues, q)
+		}
+	}
+	return p
 }
 
 // maxDescription bounds a dead-letter description: Service Bus keeps it in
@@ -123,13 +137,28 @@ const maxDescription = 4096
 // request's own errors.
 func (p *Processor) Process(ctx context.Context, m Message) Decision {
 	ctx, scrubber := secret.WithScrubber(ctx)
+	if prob := p.checkReplyTo(m.ReplyTo); prob != nil {
+		// Refused before anything is read or sent; the outcome goes to the
+		// results queue, or the message is dead-lettered.
+		m.ReplyTo, m.ReplyToSessionID = "", ""
+		return p.settle(ctx, scrubber, m, &provision.Result{}, prob)
+	}
 	res, err := p.service.Put(ctx, m.Body)
 	if res == nil {
 		res = &provision.Result{}
 	}
-	d := Decision{Settle: Complete, Result: res, Scrubber: scrubber}
+	var prob *problem.Problem
 	if err != nil {
-		prob := problem.From(err)
+		prob = problem.From(err)
+	}
+	return p.settle(ctx, scrubber, m, res, prob)
+}
+
+// settle publishes the outcome of a processed message where a destination
+// exists and decides the settlement; prob is nil for a success.
+func (p *Processor) settle(ctx context.Context, scrubber *secret.Scrubber, m Message, res *provision.Result, prob *problem.Problem) Decision {
+	d := Decision{Settle: Complete, Result: res, Scrubber: scrubber}
+	if prob != nil {
 		d.Problem, d.Reason, d.Description = prob, prob.Doc.Title, describe(prob)
 		if prob.Transient() {
 			d.Settle = Abandon
@@ -152,6 +181,22 @@ func (p *Processor) Process(ctx context.Context, m Message) Decision {
 	}
 	d.Settle = Complete
 	return d
+}
+
+// checkReplyTo refuses a ReplyTo that names a queue this app reads from
+// (Service Bus queue names compare case-insensitively): the outcome would
+// come back as a request or an event, and one message would make two.
+func (p *Processor) checkReplyTo(replyTo string) *problem.Problem {
+	to := strings.TrimSpace(replyTo)
+	for _, q := range p.ownQueues {
+		if strings.EqualFold(to, q) {
+			return problem.New(http.StatusBadRequest, "the message's ReplyTo names a queue this app reads from",
+				problem.FieldError{Field: "ReplyTo", Message: fmt.Sprintf(
+					"names queue %q, which this app reads requests or Key Vault events from: an outcome sent there "+
+						"would be read back as one; reply to another queue, or leave ReplyTo empty for PUTSECRETS_RESULTS_QUEUE", q)})
+		}
+	}
+	return nil
 }
 
 // destination is where the outcome goes: the message's ReplyTo, else the

@@ -17,7 +17,8 @@ import (
 //     escaping): \uXXXX (surrogate pairs joined) becomes the character,
 //     \n \r \t \b \f count as whitespace, and a run of backslashes before any
 //     other character is dropped (\" → ", \\ → nothing, \/ → /);
-//   - percent-encoding %XX in upper or lower case becomes the byte;
+//   - percent-encoding %XX in upper or lower case becomes the byte, also when
+//     encoded again (%25XX, %2525XX);
 //   - whitespace (ASCII spaces, tabs, line ends, \v \f \b), literal or
 //     decoded, is dropped, so changed line ends, folded or added spacing and
 //     line wrapping do not hide a value; so are a plus sign (form encoding's
@@ -66,8 +67,14 @@ func canonicalize(s string, decode bool) canonical {
 			}
 			continue
 		case decode && ch == '%' && i+2 < len(s) && isHex(s[i+1]) && isHex(s[i+2]):
-			c.emitByte(unhex(s[i+1])<<4|unhex(s[i+2]), i, i+3)
-			i += 3
+			// %XX, also percent-encoded again (%25XX, %2525XX, …): a value in
+			// a URL that another URL quotes.
+			j := i + 1
+			for s[j:j+2] == "25" && j+3 < len(s) && isHex(s[j+2]) && isHex(s[j+3]) {
+				j += 2
+			}
+			c.emitByte(unhex(s[j])<<4|unhex(s[j+1]), i, j+2)
+			i = j + 2
 			continue
 		}
 		if !dropped(ch, false) && !(decode && ch == '+') {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"unicode/utf16"
@@ -33,6 +34,9 @@ var encodings = []struct {
 	{"percent query", url.QueryEscape},
 	{"percent all lower", func(s string) string { return pctAll(s, "%%%02x") }},
 	{"percent all upper", func(s string) string { return pctAll(s, "%%%02X") }},
+	{"percent twice", func(s string) string { return url.QueryEscape(url.QueryEscape(s)) }},
+	{"percent path twice", func(s string) string { return url.PathEscape(url.PathEscape(s)) }},
+	{"go quote ascii", func(s string) string { q := strconv.QuoteToASCII(s); return q[1 : len(q)-1] }},
 	{"crlf", func(s string) string { return strings.ReplaceAll(s, "\n", "\r\n") }},
 	{"lf", func(s string) string { return strings.ReplaceAll(s, "\r\n", "\n") }},
 	{"folded spacing", func(s string) string { return strings.Join(strings.Fields(s), " ") }},

@@ -8,7 +8,9 @@ import (
 	"io"
 	"strings"
 	"time"
+	"unicode"
 
+	"github.com/putsecrets/putsecrets/internal/cloud"
 	"github.com/putsecrets/putsecrets/internal/request"
 )
 
@@ -184,6 +186,12 @@ func check(k *Kept) error {
 // entries carry no value. Field names match in any casing here, which refuses more, never
 // less. The error names the field, never the value.
 func refuseLiteralCredentials(doc []byte) error {
+	// encoding/json keeps the last of two members whose names match ignoring case, so a
+	// literal followed by a reference in the same entry would pass unseen: such a document
+	// is refused whole (request.Parse refuses it too).
+	if err := refuseRepeatedFields(doc); err != nil {
+		return err
+	}
 	var d struct {
 		Secrets []struct {
 			Key   string          `json:"key"`
@@ -200,14 +208,83 @@ func refuseLiteralCredentials(doc []byte) error {
 			continue
 		}
 		var s string
-		if err := json.Unmarshal(e.Value, &s); err == nil {
-			if _, isRef, _ := request.ParseReference(s, "vault.azure.net"); isRef {
-				continue
-			}
+		if err := json.Unmarshal(e.Value, &s); err == nil && isWellFormedReference(s) {
+			continue
 		}
 		return fmt.Errorf("state: secrets[%d]: credential-bearing key %q has a literal value; a kept state holds only Key Vault references for credentials", i, e.Key)
 	}
 	return nil
+}
+
+// isWellFormedReference reports whether s is a Key Vault reference that parses under the
+// Key Vault suffix of one of the clouds (this package does not know which one the app runs
+// in). Text that only begins like a reference ("@Microsoft.KeyVault(" and then anything) is
+// not one: it would be a literal held in the kept state.
+func isWellFormedReference(s string) bool {
+	for _, c := range cloud.All {
+		if _, isRef, err := request.ParseReference(s, c.KeyVaultSuffix); isRef && err == nil {
+			return true
+		}
+	}
+	return false
+}
+
+// refuseRepeatedFields refuses a document in which an object, at any depth, names a member
+// twice, in the same or in another casing. The error repeats no text of the document.
+func refuseRepeatedFields(doc []byte) error {
+	d := json.NewDecoder(bytes.NewReader(doc))
+	var walk func() error
+	walk = func() error {
+		t, err := d.Token()
+		if err != nil {
+			return errors.New("state: the document is not JSON")
+		}
+		switch t {
+		case json.Delim('{'):
+			seen := map[string]bool{}
+			for d.More() {
+				t, err := d.Token()
+				if err != nil {
+					return errors.New("state: the document is not JSON")
+				}
+				name, _ := t.(string)
+				folded := foldName(name)
+				if seen[folded] {
+					return errors.New("state: an object in the document names one field twice (field names match ignoring case); a kept state must read one way")
+				}
+				seen[folded] = true
+				if err := walk(); err != nil {
+					return err
+				}
+			}
+			_, err = d.Token() // '}'
+		case json.Delim('['):
+			for d.More() {
+				if err := walk(); err != nil {
+					return err
+				}
+			}
+			_, err = d.Token() // ']'
+		}
+		if err != nil {
+			return errors.New("state: the document is not JSON")
+		}
+		return nil
+	}
+	return walk()
+}
+
+// foldName maps a field name to one representative of the names encoding/json treats as
+// the same (Unicode simple case folding, so "ſecrets" and "\u212aey" match "secrets" and
+// "key"): each rune becomes the smallest rune of its folding orbit.
+func foldName(name string) string {
+	return strings.Map(func(r rune) rune {
+		least := r
+		for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
+			least = min(least, f)
+		}
+		return least
+	}, name)
 }
 
 func trimBOM(b []byte) []byte { return bytes.TrimPrefix(b, []byte("\xef\xbb\xbf")) }
