@@ -15,7 +15,9 @@ import (
 //
 //   - JSON escapes behind any run of backslashes (one, doubled, tripled JSON
 //     escaping): \uXXXX (surrogate pairs joined) becomes the character,
-//     \n \r \t \b \f count as whitespace, and a run of backslashes before any
+//     \UXXXXXXXX and \xXX (Go's, Python's and C's quoting) become the
+//     character and the byte, \n \r \t \b \f count as whitespace, and a run
+//     of backslashes before any
 //     other character is dropped (\" → ", \\ → nothing, \/ → /);
 //   - percent-encoding %XX in upper or lower case becomes the byte, also when
 //     encoded again (%25XX, %2525XX);
@@ -60,6 +62,23 @@ func canonicalize(s string, decode bool) canonical {
 					continue
 				}
 				i = j // a lone \u: drop the backslashes, keep the u
+			case 'U':
+				// \UXXXXXXXX, as Go, Python and C quote a character outside
+				// the Basic Multilingual Plane.
+				if r, ok := hexN(s, j+1, 8); ok && utf8.ValidRune(r) {
+					c.emitRune(r, i, j+9)
+					i = j + 9
+					continue
+				}
+				i = j
+			case 'x':
+				// \xXX, as Go, Python and C quote a byte.
+				if r, ok := hexN(s, j+1, 2); ok {
+					c.emitByte(byte(r), i, j+3)
+					i = j + 3
+					continue
+				}
+				i = j
 			case 'n', 'r', 't', 'b', 'f':
 				i = j + 1 // escaped whitespace
 			default:
@@ -111,12 +130,15 @@ func decodeU(s string, j int) (rune, int, bool) {
 	return r, end, true
 }
 
-func hex4(s string, at int) (rune, bool) {
-	if at+4 > len(s) {
+func hex4(s string, at int) (rune, bool) { return hexN(s, at, 4) }
+
+// hexN reads n hex digits at s[at:].
+func hexN(s string, at, n int) (rune, bool) {
+	if at+n > len(s) {
 		return 0, false
 	}
 	var r rune
-	for _, h := range []byte(s[at : at+4]) {
+	for _, h := range []byte(s[at : at+n]) {
 		if !isHex(h) {
 			return 0, false
 		}

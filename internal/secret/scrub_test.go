@@ -37,6 +37,7 @@ var encodings = []struct {
 	{"percent twice", func(s string) string { return url.QueryEscape(url.QueryEscape(s)) }},
 	{"percent path twice", func(s string) string { return url.PathEscape(url.PathEscape(s)) }},
 	{"go quote ascii", func(s string) string { q := strconv.QuoteToASCII(s); return q[1 : len(q)-1] }},
+	{"\\U and \\x", func(s string) string { return uxAll(s) }},
 	{"crlf", func(s string) string { return strings.ReplaceAll(s, "\n", "\r\n") }},
 	{"lf", func(s string) string { return strings.ReplaceAll(s, "\r\n", "\n") }},
 	{"folded spacing", func(s string) string { return strings.Join(strings.Fields(s), " ") }},
@@ -64,6 +65,20 @@ func uAll(s string, n int) string {
 		for _, u := range utf16.Encode([]rune{r}) {
 			fmt.Fprintf(&b, `\u%04x`, u)
 		}
+	}
+	return b.String()
+}
+
+// uxAll writes ASCII as \xXX and every other character as \UXXXXXXXX, as
+// C, Python and Go quote them.
+func uxAll(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if r < 0x80 {
+			fmt.Fprintf(&b, `\x%02x`, r)
+			continue
+		}
+		fmt.Fprintf(&b, `\U%08X`, r)
 	}
 	return b.String()
 }
@@ -141,6 +156,7 @@ func TestScrubRemovesPieces(t *testing.T) {
 		{"pem", "-----BEGIN KEY-----\nMIIBVwIBADANBgkqhkiG9w0B\nAQEFAASCAUEwggE9AgEAAkEA\n-----END KEY-----\n"},
 		{"spaces", "correct horse battery staple and more words"},
 		{"unicode", "пароль-秘密-🔑-contraseña-sécurité"},
+		{"astral every few", "emoji😀secret😀value😀xyz123😀more"},
 		{"connection string", "Endpoint=sb://ns.servicebus.windows.net/;SharedAccessKeyName=k;SharedAccessKey=abc+/=="},
 	}
 	contexts := []struct {
