@@ -179,7 +179,8 @@ func newMatcher(values []string) *matcher {
 		// where a form of it is shorter than k).
 		whole := utf8.RuneCountInString(v) < MinPiece
 		json1 := jsonEscape(v)
-		variants := []string{v, json1, jsonEscape(json1), url.PathEscape(v), url.QueryEscape(v)}
+		variants := []string{v, json1, jsonEscape(json1), url.PathEscape(v), url.QueryEscape(v),
+			url.PathEscape(url.PathEscape(v)), url.QueryEscape(url.QueryEscape(v))}
 		for _, e := range variants {
 			m.forms[formRaw].add(m.seed, canonicalize(e, false).b, k, whole)
 		}
