@@ -30,10 +30,7 @@ func TestServicePrincipalOwnerScript(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "az"), []byte(fakeAz), 0o755); err != nil {
-		t.Fatal(err)
-	}
+	dir := t.TempDir() // state and log; the fake az is TestMain's
 	state := filepath.Join(dir, "owners")
 	log := filepath.Join(dir, "calls")
 	if err := os.WriteFile(state, []byte("11111111-1111-1111-1111-111111111111\n"), 0o644); err != nil {
@@ -45,7 +42,7 @@ func TestServicePrincipalOwnerScript(t *testing.T) {
 		t.Helper()
 		cmd := exec.Command("/bin/sh", script, action)
 		cmd.Env = append(os.Environ(),
-			"PATH="+dir+string(os.PathListSeparator)+os.Getenv("PATH"),
+			"PATH="+fakeBins["owner"]+string(os.PathListSeparator)+os.Getenv("PATH"),
 			"FAKE_AZ_STATE="+state, "FAKE_AZ_LOG="+log,
 			"SERVICE_PRINCIPAL_ID="+sp, "OWNER_ID="+owner, "GRAPH_ENDPOINT=https://graph.microsoft.com")
 		out, err := cmd.CombinedOutput()

@@ -81,16 +81,13 @@ func TestPostDeployChecks(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
+			// The fakes are written once by TestMain (see there why);
+			// each case keeps its own log and counter.
 			dir := t.TempDir()
-			for name, body := range map[string]string{"az": fakeDeployAz, "terraform": fakeTF} {
-				if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o755); err != nil {
-					t.Fatal(err)
-				}
-			}
 			log := filepath.Join(dir, "calls")
 			cmd := exec.Command("bash", append([]string{script}, tt.args...)...)
 			cmd.Env = append(os.Environ(), append([]string{
-				"PATH=" + dir + string(os.PathListSeparator) + os.Getenv("PATH"),
+				"PATH=" + fakeBins["deploy"] + string(os.PathListSeparator) + os.Getenv("PATH"),
 				"FAKE_AZ_LOG=" + log, "FAKE_AZ_COUNT=" + filepath.Join(dir, "count"),
 				"PUTSECRETS_CHECK_ATTEMPTS=4", "PUTSECRETS_CHECK_DELAY=0",
 			}, tt.env...)...)

@@ -167,7 +167,7 @@ func (s *Server) Close() {
 	s.closed = true
 	close(s.done)
 	if s.srv != nil {
-		s.srv.Stop()
+		s.srv.Close()
 	}
 }
 

@@ -22,7 +22,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -121,7 +120,10 @@ func Start(ctx context.Context, opts Options) (*Host, error) {
 	if timeout == 0 {
 		timeout = 5 * time.Minute
 	}
-	port, err := freePort()
+	// The port stays reserved until the handler exits: no stand-in of this
+	// process can listen on it before the handler does (it would answer
+	// the readiness probe in the handler's place).
+	port, err := wire.ReservePort()
 	if err != nil {
 		return nil, err
 	}
@@ -153,11 +155,13 @@ func Start(ctx context.Context, opts Options) (*Host, error) {
 	cmd.Stdout, cmd.Stderr = h.stdout, h.stderr
 	cmd.WaitDelay = 5 * time.Second
 	if err := cmd.Start(); err != nil {
+		wire.ReleasePort(port)
 		return nil, fmt.Errorf("start handler: %w", err)
 	}
 	h.cmd = cmd
 	go func() {
 		err := cmd.Wait()
+		wire.ReleasePort(port)
 		h.mu.Lock()
 		h.waitErr = err
 		h.mu.Unlock()
@@ -363,15 +367,6 @@ func (h *Host) invoke(ctx context.Context, function string, env []byte, res *Res
 	}
 	res.decode(resp.StatusCode, resp.Header.Get("Content-Type"), body)
 	return nil
-}
-
-func freePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("pick a port: %w", err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
 }
 
 // syncBuffer collects output and copies it to tee.

@@ -91,7 +91,7 @@ func (p *Proxy) Close() {
 	}
 	p.closed = true
 	if p.srv != nil {
-		p.srv.Stop()
+		p.srv.Close()
 	}
 	for c := range p.conns {
 		_ = c.Close()

@@ -2,11 +2,13 @@ package wire
 
 import (
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"io"
 	"log"
 	"net"
 	"net/http"
+	"strconv"
 	"sync"
 	"time"
 )
@@ -18,9 +20,10 @@ type Server struct {
 	handler http.Handler
 	tls     *tls.Config
 
-	mu   sync.Mutex
-	addr string
-	srv  *http.Server // nil while stopped
+	mu     sync.Mutex
+	addr   string
+	srv    *http.Server // nil while stopped
+	closed bool
 }
 
 // Serve listens on a free port of 127.0.0.1 and serves h in the background,
@@ -28,18 +31,16 @@ type Server struct {
 // (cut handshakes) are not logged.
 func Serve(h http.Handler, cfg *tls.Config) (*Server, error) {
 	s := &Server{handler: h, tls: cfg}
-	if err := s.listen("127.0.0.1:0"); err != nil {
+	ln, err := listenFresh()
+	if err != nil {
 		return nil, err
 	}
+	s.serve(ln)
 	return s, nil
 }
 
-// listen starts serving on addr; s.mu must be held or s unshared.
-func (s *Server) listen(addr string) error {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return err
-	}
+// serve serves on ln; s.mu must be held or s unshared.
+func (s *Server) serve(ln net.Listener) {
 	srv := &http.Server{
 		Handler:           s.handler,
 		TLSConfig:         s.tls,
@@ -52,7 +53,6 @@ func (s *Server) listen(addr string) error {
 	} else {
 		go func() { _ = srv.Serve(ln) }()
 	}
-	return nil
 }
 
 // Addr returns the address served, "127.0.0.1:port"; it stays the same
@@ -74,17 +74,42 @@ func (s *Server) Stop() {
 	}
 }
 
-// Restart listens again on the same address after Stop (an endpoint that
-// went down and came back); it fails only if another process took the port
-// meanwhile. Restarting a running server does nothing.
-func (s *Server) Restart() error {
+// Close stops the server for good and gives its port back. Closing a
+// closed server does nothing.
+func (s *Server) Close() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.srv != nil {
+		_ = s.srv.Close()
+		s.srv = nil
+	}
+	if !s.closed {
+		s.closed = true
+		_, port, _ := net.SplitHostPort(s.addr)
+		if p, err := strconv.Atoi(port); err == nil {
+			ReleasePort(p)
+		}
+	}
+}
+
+// Restart listens again on the same address after Stop (an endpoint that
+// went down and came back). The port stays held while the server is
+// stopped, so no stand-in or handler of this process takes it meanwhile;
+// Restart fails only if another process did. Restarting a running server
+// does nothing; restarting a closed one fails.
+func (s *Server) Restart() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case s.closed:
+		return errors.New("restart a closed server")
+	case s.srv != nil:
 		return nil
 	}
-	if err := s.listen(s.addr); err != nil {
+	ln, err := net.Listen("tcp", s.addr)
+	if err != nil {
 		return fmt.Errorf("listen again on %s: %w", s.addr, err)
 	}
+	s.serve(ln)
 	return nil
 }
