@@ -42,8 +42,8 @@ func authorize(requiredRole string, headers http.Header) *problem.Problem {
 		return problem.New(http.StatusForbidden, fmt.Sprintf(
 			"%s does not hold the app role %q that %s requires: assign it the role on the function app's "+
 				"enterprise application (az rest --method post --url "+
-				"https://graph.microsoft.com/v1.0/servicePrincipals/{caller object ID}/appRoleAssignments, see README "+
-				"\"Caller authorization\"), then let a new token be issued",
+				"https://graph.microsoft.com/v1.0/servicePrincipals/{caller object ID}/appRoleAssignments, see docs/authorization.md "+
+				"in the putsecrets repository), then let a new token be issued",
 			who, requiredRole, config.SettingRequiredRole))
 	}
 	return nil
