@@ -36,7 +36,7 @@ type loadKind struct {
 // one handler process, mixing successes and every kind of failure, and
 // checks: no unexpected answer, no canary in any answer or log, the handler's
 // goroutines back at their baseline, and its peak RSS bounded. It logs the
-// figures README.md quotes (make load).
+// figures docs/hardening.md quotes (make load).
 func TestLoad(t *testing.T) {
 	t.Parallel()
 	const (

@@ -16,7 +16,7 @@
 //
 // The header is only as trustworthy as the path the request took: the
 // platform strips and rewrites X-MS-* headers only when Easy Auth runs in
-// front of the app. README.md ("Caller authorization") says how a deployment
+// front of the app. docs/authorization.md says how a deployment
 // makes sure it always does.
 package principal
 
