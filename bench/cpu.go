@@ -65,6 +65,7 @@ func measureCPU(ctx context.Context, o options, p plan, r *report) error {
 		h             *host.Host
 		check, allocs bool
 		slot          func(*cpuResult) *[]sample
+		proc          proc
 	}
 	var targets []*target
 	// The handlers report their heap allocations at /debug/goroutines; the
@@ -75,7 +76,7 @@ func measureCPU(ctx context.Context, o options, p plan, r *report) error {
 		if err != nil {
 			return fmt.Errorf("%s: %w", p.Name, err)
 		}
-		targets = append(targets, &target{name: p.Name, h: h, check: p.Check, allocs: p.Allocs, slot: slot})
+		targets = append(targets, &target{name: p.Name, h: h, check: p.Check, allocs: p.Allocs, slot: slot, proc: p})
 		return nil
 	}
 	start := func(name, binary string, settings []string, check bool, slot func(*cpuResult) *[]sample) error {
@@ -154,12 +155,13 @@ func measureCPU(ctx context.Context, o options, p plan, r *report) error {
 	logf("cpu: warming up (%d invocations per configuration)", p.Warm)
 	for _, row := range rows {
 		for _, t := range targets {
-			if _, err := runOne(row, t, p.Warm); err != nil {
+			if _, err := runOne(row, t, t.proc.invocations(p.Warm)); err != nil {
 				return fmt.Errorf("warm-up %s %s %d refs: %w", t.name, row.Envelope, row.Refs, err)
 			}
 		}
 	}
 	connects0, invocations := len(env.Proxy.Connects()), 0
+	served := map[string]int{}
 	peerConnects0 := map[string]int{}
 	for name, penv := range peerEnvs {
 		peerConnects0[name] = len(penv.Proxy.Connects())
@@ -171,7 +173,7 @@ func measureCPU(ctx context.Context, o options, p plan, r *report) error {
 			var line []string
 			for k := range targets {
 				t := targets[(i+k)%len(targets)]
-				s, err := runOne(row, t, p.CPUInvocations)
+				s, err := runOne(row, t, t.proc.invocations(p.CPUInvocations))
 				if err != nil {
 					return fmt.Errorf("%s %s %d refs: %w", t.name, row.Envelope, row.Refs, err)
 				}
@@ -179,6 +181,7 @@ func measureCPU(ctx context.Context, o options, p plan, r *report) error {
 				if t.name == "handler" {
 					invocations += s.N
 				}
+				served[t.name] += s.N
 			}
 			for _, t := range targets {
 				ss := *t.slot(row)
@@ -191,7 +194,7 @@ func measureCPU(ctx context.Context, o options, p plan, r *report) error {
 	r.CPURows = rows
 	r.PeerReuse = map[string]reuse{}
 	for name, penv := range peerEnvs {
-		pu := reuse{Invocations: invocations, Tokens: map[string]int{}, Connects: len(penv.Proxy.Connects()) - peerConnects0[name]}
+		pu := reuse{Invocations: served[name], Tokens: map[string]int{}, Connects: len(penv.Proxy.Connects()) - peerConnects0[name]}
 		for _, t := range penv.Identity.Requests() {
 			pu.Tokens[t.Resource]++
 		}

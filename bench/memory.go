@@ -62,6 +62,9 @@ func measureMemory(ctx context.Context, o options, p plan, r *report) error {
 		logf("memory %d/%d after %d invocations: handler VmRSS %.1f MB (peak %.1f MB); bare %.1f MB", i+1, p.MemoryRepeat,
 			p.MemoryInvocations, mb(r.MemHandler.RSS[i]), mb(r.MemHandler.Peak[i]), mb(r.MemBare.RSS[i]))
 		for _, pr := range ps {
+			if pr.OneMemoryRun && i > 0 {
+				continue
+			}
 			h, err := pr.start(ctx, o.app, settings)
 			if err != nil {
 				return fmt.Errorf("%s: %w", pr.Name, err)

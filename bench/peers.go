@@ -32,6 +32,21 @@ type proc struct {
 	SizeNote string
 	// Skips is what it does not do that the handler does.
 	Skips string
+	// Share is the part of each CPU run's invocations it serves (0: all),
+	// and OneMemoryRun that it fills one process, not MemoryRepeat: the
+	// Node.js peer costs tens of times the handler's CPU per invocation, and
+	// its full share would make make bench take most of an hour. CPU per
+	// invocation is a rate, so fewer invocations measure it as well.
+	Share        float64
+	OneMemoryRun bool
+}
+
+// invocations is p's share of n invocations, at least 50.
+func (p proc) invocations(n int) int {
+	if p.Share <= 0 || p.Share >= 1 {
+		return n
+	}
+	return max(int(float64(n)*p.Share), min(n, 50))
 }
 
 // The procs' names.
@@ -73,6 +88,7 @@ func peers(o options) ([]proc, error) {
 		// unless NO_PROXY says otherwise, as it would on App Service.
 		out = append(out, proc{Name: nameNodePeer, Cmd: []string{node, filepath.Join(o.nodePeer, "handler.js")},
 			Env: []string{"NO_PROXY=127.0.0.1,localhost", "no_proxy=127.0.0.1,localhost"}, Check: true,
+			Share: 0.1, OneMemoryRun: true,
 			Size: size, SizeNote: "handler.js and node_modules, without the Node.js runtime", Skips: peerSkips})
 	}
 	return out, nil

@@ -504,6 +504,10 @@ func (r *report) peersSection(w func(string, ...any)) {
 	w("")
 	for _, p := range r.Peers {
 		w("- **%s** (`%s`): skips %s.", p.Name, relative(p.Cmd[len(p.Cmd)-1]), p.Skips)
+		if p.Share > 0 && p.Share < 1 {
+			w("  It serves %.0f%% of each CPU run's invocations (CPU per invocation is a rate) and fills one process for", 100*p.Share)
+			w("  the memory figure, not %d: at its cost per invocation the full share would take most of an hour.", r.Plan.MemoryRepeat)
+		}
 	}
 	w("")
 	head, rule := "|", "|---|"
