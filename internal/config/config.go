@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/putsecrets/putsecrets/internal/cloud"
 	"github.com/putsecrets/putsecrets/internal/graph"
+	"github.com/putsecrets/putsecrets/internal/request"
 )
 
 // The settings this program reads.
@@ -289,7 +289,7 @@ func (l *loader) loadServicePrincipals(c *Config) {
 		return
 	}
 	for _, id := range ids {
-		if !guidPattern.MatchString(id) {
+		if !isGUID(id) {
 			l.bad(SettingAllowedServicePrincipals, "%q is not a GUID (service principal object ID)", id)
 			continue
 		}
@@ -325,7 +325,7 @@ func (l *loader) loadIdentities(c *Config) {
 		{SettingClientID, c.ClientID},
 		{SettingServiceBusClientID, c.ServiceBus.ClientID},
 	} {
-		if s.value != "" && !guidPattern.MatchString(s.value) {
+		if s.value != "" && !isGUID(s.value) {
 			l.bad(s.setting, "%q is not a GUID: give the client ID (not the object or resource ID) of the "+
 				"user-assigned managed identity, or remove the setting for the system-assigned one", s.value)
 		}
@@ -508,10 +508,7 @@ func splitList(v string) []string {
 	return out
 }
 
-var (
-	guidPattern  = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
-	vaultPattern = regexp.MustCompile(`^[a-z][a-z0-9-]{1,22}[a-z0-9]$`)
-)
+var ()
 
 // parseVaults turns names and host names (a URL is tolerated) into host
 // names under the cloud's Key Vault suffix.
@@ -531,7 +528,7 @@ func parseVaults(v string, c cloud.Cloud) ([]string, error) {
 			}
 			name = strings.TrimSuffix(e, suffix)
 		}
-		if !vaultPattern.MatchString(name) || strings.Contains(name, "--") {
+		if request.CheckVaultName(name) != nil {
 			errs = append(errs, fmt.Errorf("%q is not a Key Vault name (3-24 letters, digits and hyphens, starting with a letter)", entry))
 			continue
 		}
@@ -542,4 +539,26 @@ func parseVaults(v string, c cloud.Cloud) ([]string, error) {
 	}
 	slices.Sort(hosts)
 	return slices.Compact(hosts), errors.Join(errs...)
+}
+
+// isGUID reports whether s is a GUID in its 8-4-4-4-12 hex form. (A loop,
+// not a regexp: the handler compiles no pattern at start.)
+func isGUID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch i {
+		case 8, 13, 18, 23:
+			if c != '-' {
+				return false
+			}
+		default:
+			if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+				return false
+			}
+		}
+	}
+	return true
 }

@@ -4,18 +4,9 @@ import (
 	"fmt"
 	"net"
 	"net/url"
-	"regexp"
 	"strings"
 
 	"github.com/putsecrets/putsecrets/internal/cloud"
-)
-
-var (
-	// storageAccountPattern: 3-24 lower-case letters and digits.
-	storageAccountPattern = regexp.MustCompile(`^[a-z0-9]{3,24}$`)
-	// containerPattern: 3-63 lower-case letters, digits and single hyphens,
-	// starting and ending with a letter or digit.
-	containerPattern = regexp.MustCompile(`^[a-z0-9](?:[a-z0-9]|-[a-z0-9]){2,62}$`)
 )
 
 // defaultStateURL is the state container in the host storage account:
@@ -60,7 +51,7 @@ func checkStateURL(raw string, c cloud.Cloud) (string, error) {
 	segments := strings.Split(strings.TrimSuffix(strings.TrimPrefix(u.Path, "/"), "/"), "/")
 	var container string
 	if loopback(host) {
-		if len(segments) != 2 || !storageAccountPattern.MatchString(segments[0]) {
+		if len(segments) != 2 || !isStorageAccount(segments[0]) {
 			return "", fmt.Errorf("%q is not a loopback (Azurite) container URL such as https://127.0.0.1:10000/devstoreaccount1/%s",
 				raw, DefaultStateContainer)
 		}
@@ -68,7 +59,7 @@ func checkStateURL(raw string, c cloud.Cloud) (string, error) {
 	} else {
 		suffix := ".blob." + c.StorageSuffix
 		account, ok := strings.CutSuffix(host, suffix)
-		if !ok || !storageAccountPattern.MatchString(account) {
+		if !ok || !isStorageAccount(account) {
 			return "", fmt.Errorf("%q is not a blob endpoint of the %s cloud ({account}%s)", raw, c.Name, suffix)
 		}
 		if p := u.Port(); p != "" && p != "443" {
@@ -79,7 +70,7 @@ func checkStateURL(raw string, c cloud.Cloud) (string, error) {
 		}
 		container = segments[0]
 	}
-	if !containerPattern.MatchString(container) {
+	if !isContainerName(container) {
 		return "", fmt.Errorf("%q: %q is not a container name (3-63 lower-case letters, digits and single hyphens)", raw, container)
 	}
 	out := url.URL{Scheme: "https", Host: strings.ToLower(u.Host), Path: "/" + strings.Join(segments, "/")}
@@ -107,4 +98,33 @@ func redactQuery(u *url.URL) string {
 		c.Fragment, c.RawFragment = "REDACTED", ""
 	}
 	return c.String()
+}
+
+// isStorageAccount reports whether s is a storage account name: 3 to 24
+// lower-case letters and digits.
+func isStorageAccount(s string) bool {
+	if len(s) < 3 || len(s) > 24 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !('a' <= c && c <= 'z' || '0' <= c && c <= '9') {
+			return false
+		}
+	}
+	return true
+}
+
+// isContainerName reports whether s is a blob container name: 3 to 63
+// lower-case letters, digits and single hyphens, starting and ending with a
+// letter or digit.
+func isContainerName(s string) bool {
+	if len(s) < 3 || len(s) > 63 || s[0] == '-' || s[len(s)-1] == '-' || strings.Contains(s, "--") {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-') {
+			return false
+		}
+	}
+	return true
 }
