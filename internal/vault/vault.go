@@ -49,6 +49,9 @@ type Resolver struct {
 	// newClient builds a client for one vault; tests count its calls.
 	newClient func(vaultURL string, cred azcore.TokenCredential, o *azsecrets.ClientOptions) (*azsecrets.Client, error)
 
+	// readers run the reads beside the calling goroutine's own.
+	readers *readers
+
 	mu      sync.Mutex
 	clients map[string]*azsecrets.Client // by normalized vault URL
 }
@@ -60,6 +63,7 @@ func New(cred azcore.TokenCredential, o *Options) *Resolver {
 		cred:      cred,
 		limit:     DefaultMaxConcurrency,
 		newClient: azsecrets.NewClient,
+		readers:   newReaders(),
 		clients:   map[string]*azsecrets.Client{},
 	}
 	if o != nil {
@@ -200,34 +204,43 @@ func (r *Resolver) Resolve(ctx context.Context, refs []Ref) ([]Resolved, error) 
 		slot[i] = j
 	}
 
-	queue := make(chan *job)
-	var (
-		wg       sync.WaitGroup
-		panicked atomic.Pointer[Panic]
-	)
-	for range min(r.limit, len(jobs)) {
-		wg.Go(func() {
-			defer func() {
-				if v := recover(); v != nil {
-					panicked.CompareAndSwap(nil, &Panic{value: v, stack: debug.Stack()})
-					for j := range queue { // let the other reads finish
-						j.err = errPanicked
-					}
-				}
-			}()
-			for j := range queue {
-				if err := ctx.Err(); err != nil {
-					j.err = err
-					continue
-				}
-				j.val, j.err = r.get(ctx, j.ref)
-			}
-		})
-	}
+	// Every job is queued before the readers start, so none waits on a
+	// hand-off; the calling goroutine is one of the readers.
+	queue := make(chan *job, len(jobs))
 	for _, j := range jobs {
 		queue <- j
 	}
 	close(queue)
+	var (
+		wg       sync.WaitGroup
+		panicked atomic.Pointer[Panic]
+	)
+	read := func() {
+		defer wg.Done()
+		defer func() {
+			if v := recover(); v != nil {
+				panicked.CompareAndSwap(nil, &Panic{value: v, stack: debug.Stack()})
+				for j := range queue { // let the other reads finish
+					j.err = errPanicked
+				}
+			}
+		}()
+		for j := range queue {
+			if err := ctx.Err(); err != nil {
+				j.err = err
+				continue
+			}
+			j.val, j.err = r.get(ctx, j.ref)
+		}
+	}
+	n := min(r.limit, len(jobs))
+	wg.Add(n)
+	for range n - 1 {
+		r.readers.run(read)
+	}
+	if n > 0 {
+		read()
+	}
 	wg.Wait()
 	if p := panicked.Load(); p != nil {
 		// Carried to the caller's goroutine, where the server's recovery
