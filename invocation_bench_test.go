@@ -163,7 +163,7 @@ func BenchmarkInvocationPath(b *testing.B) {
 		`"UtcNow":"2024-05-14T09:40:12.0847731Z","RandGuid":"c2b8e0d4-7a61-4f3e-9b25-18d6e4a0f7c3"}}}`)
 
 	invoke := func() {
-		req := httptest.NewRequestWithContext(context.Background(), http.MethodPost, "/"+server.FunctionHTTP, bytes.NewReader(envelope))
+		req, _ := http.NewRequestWithContext(context.Background(), http.MethodPost, "http://127.0.0.1/"+server.FunctionHTTP, bytes.NewReader(envelope))
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, req)
 		if rec.Code != http.StatusOK || !bytes.Contains(rec.Body.Bytes(), []byte(`"statusCode":200,`)) ||
