@@ -186,9 +186,10 @@ type Resolved struct {
 // ctx.Err().
 func (r *Resolver) Resolve(ctx context.Context, refs []Ref) ([]Resolved, error) {
 	type job struct {
-		ref Ref
-		val Resolved
-		err error
+		ref   Ref
+		vault string // ref's normalized vault URL, the client's key
+		val   Resolved
+		err   error
 	}
 	jobs := make([]*job, 0, len(refs))
 	slot := make([]*job, len(refs))
@@ -197,7 +198,7 @@ func (r *Resolver) Resolve(ctx context.Context, refs []Ref) ([]Resolved, error) 
 		k := ref.key()
 		j, ok := seen[k]
 		if !ok {
-			j = &job{ref: ref}
+			j = &job{ref: ref, vault: k.vault}
 			seen[k] = j
 			jobs = append(jobs, j)
 		}
@@ -230,7 +231,7 @@ func (r *Resolver) Resolve(ctx context.Context, refs []Ref) ([]Resolved, error) 
 				j.err = err
 				continue
 			}
-			j.val, j.err = r.get(ctx, j.ref)
+			j.val, j.err = r.get(ctx, j.ref, j.vault)
 		}
 	}
 	n := min(r.limit, len(jobs))
@@ -265,12 +266,13 @@ func (r *Resolver) Resolve(ctx context.Context, refs []Ref) ([]Resolved, error) 
 	return values, nil
 }
 
-// get reads one secret. The value is wrapped in a secret.Value at once.
-func (r *Resolver) get(ctx context.Context, ref Ref) (Resolved, error) {
+// get reads one secret from the vault whose normalized URL is vaultURL. The
+// value is wrapped in a secret.Value at once.
+func (r *Resolver) get(ctx context.Context, ref Ref, vaultURL string) (Resolved, error) {
 	if err := ref.check(); err != nil {
 		return Resolved{}, err
 	}
-	c, err := r.client(ref.VaultURL)
+	c, err := r.client(vaultURL)
 	if err != nil {
 		return Resolved{}, err
 	}
@@ -288,9 +290,9 @@ func (r *Resolver) get(ctx context.Context, ref Ref) (Resolved, error) {
 	return out, nil
 }
 
-// client returns the vault's client, building it on first use.
-func (r *Resolver) client(vaultURL string) (*azsecrets.Client, error) {
-	u := normalizeVaultURL(vaultURL)
+// client returns the client of the vault whose normalized URL is u,
+// building it on first use.
+func (r *Resolver) client(u string) (*azsecrets.Client, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if c, ok := r.clients[u]; ok {
