@@ -34,6 +34,7 @@ func (memoryVault) Do(req *http.Request) (*http.Response, error) {
 		ContentLength: int64(len(body))}, nil
 }
 
+// memoryOptions are client options over memoryVault.
 func memoryOptions() *azsecrets.ClientOptions {
 	return &azsecrets.ClientOptions{ClientOptions: azcore.ClientOptions{Transport: memoryVault{}}}
 }

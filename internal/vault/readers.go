@@ -25,6 +25,7 @@ type readers struct {
 	started atomic.Int32
 }
 
+// newReaders returns a pool with no reader yet; run starts them.
 func newReaders() *readers { return &readers{work: make(chan func())} }
 
 // run runs f on an idle reader, on a new one when none is idle, or, with
