@@ -96,3 +96,11 @@ func BenchmarkPutSecrets(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkNewUUID is the client-request-id of every Graph request.
+func BenchmarkNewUUID(b *testing.B) {
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = newUUID()
+	}
+}
