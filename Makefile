@@ -52,7 +52,7 @@ bench: build $(NODE_PEER_STAMP)
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags='-s -w' -o bin/bench/bare ./bench/bare
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags='-s -w' -o bin/bench/gopeer ./bench/peers/gopeer
 	CGO_ENABLED=0 $(GO) test -c -trimpath -o bin/bench/handler.test .
-	$(GO) test -run '^$$' -bench . -benchmem ./internal/... | grep -E '^(Benchmark|goos|goarch|cpu|pkg)' > bin/bench/go-test-bench.txt
+	$(GO) test -run '^$$' -bench . -benchmem . ./internal/... | grep -E '^(Benchmark|goos|goarch|cpu|pkg)' > bin/bench/go-test-bench.txt
 	$(GO) run ./bench -handler bin/bench/handler -bare bin/bench/bare -app . -size $(BIN) \
 		-gotest bin/bench/go-test-bench.txt -profile bin/bench/handler.test \
 		-gopeer bin/bench/gopeer -nodepeer $(NODE_PEER_DIR) -out BENCHMARKS.md $(BENCH_FLAGS)

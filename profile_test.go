@@ -19,9 +19,13 @@ const profileEnv = "PUTSECRETS_BENCH_CPUPROFILE"
 // allocation profiles of its whole life when SIGTERM stops it. `make bench`
 // starts it behind the host emulator to show where an invocation's CPU time
 // goes (`go tool pprof -top`), without profiling code in the real binary.
+// With standinsEnv set it is BenchmarkInvocationPath's stand-ins instead.
 func TestMain(m *testing.M) {
 	if path := os.Getenv(profileEnv); path != "" {
 		os.Exit(profiledHandler(path))
+	}
+	if os.Getenv(standinsEnv) == "1" {
+		os.Exit(runStandins())
 	}
 	os.Exit(m.Run())
 }

@@ -89,6 +89,7 @@ var (
 // options are the command line.
 type options struct {
 	handler, bare, app, size, goTest, out string
+	changes                               string
 	quick, lockstep                       bool
 	only                                  string
 	repeat, invocations                   int
@@ -104,6 +105,7 @@ func main() {
 	flag.StringVar(&o.app, "app", ".", "the function app root (host.json and the function folders)")
 	flag.StringVar(&o.size, "size", "handler", "the `make build` output whose size is reported")
 	flag.StringVar(&o.goTest, "gotest", "", "a file of `go test -bench` output to include")
+	flag.StringVar(&o.changes, "changes", "bench/CHANGES.md", "a hand-written Markdown section to include, kept as is; none when the file is missing")
 	flag.StringVar(&o.out, "out", "BENCHMARKS.md", "the report to write")
 	flag.BoolVar(&o.quick, "quick", false, "measure a little of everything (to try the harness, not to report)")
 	flag.BoolVar(&o.lockstep, "lockstep", false, "start the latency runs' workers together instead of spread over one floor")

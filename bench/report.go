@@ -2,7 +2,9 @@ package main
 
 import (
 	"debug/buildinfo"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -35,6 +37,7 @@ type report struct {
 	Lockstep                  bool
 	BinarySize                int64
 	BinaryPath, GoTestBenches string
+	Changes                   string // hand-written Markdown (-changes), kept as is
 }
 
 func newReport(o options, p plan) *report {
@@ -63,6 +66,13 @@ func (r *report) readExtras(o options) error {
 			return err
 		}
 		r.GoTestBenches = strings.TrimSpace(string(b))
+	}
+	if o.changes != "" {
+		b, err := os.ReadFile(o.changes)
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+		r.Changes = strings.TrimSpace(string(b))
 	}
 	return nil
 }
@@ -108,6 +118,10 @@ func (r *report) markdown() string {
 	r.memorySection(w)
 	r.reuseSection(w)
 	r.profileSection(w)
+	if r.Changes != "" {
+		w("%s", r.Changes)
+		w("")
+	}
 	if r.GoTestBenches != "" {
 		w("## Go benchmarks of the hot path")
 		w("")

@@ -75,11 +75,29 @@ func (s processState) working() []string {
 			continue // an idle outbound connection
 		case strings.Contains(g, "net/http.(*conn).serve(") && state == "IO wait" && !strings.Contains(g, "ServeHTTP("):
 			continue // an idle inbound connection from the host, waiting for its next request
+		case idleReader(g):
+			continue // a Key Vault reader waiting for the next read
 		}
 		out = append(out, state+" "+frameOf(g))
 	}
 	sort.Strings(out)
 	return out
+}
+
+// idleReader reports a goroutine of the Key Vault resolver's reader pool
+// waiting for work: its first frame outside the runtime is the reader's
+// loop. Like an idle connection, it is owned and bounded by the pool (at
+// most 256 readers, each ending after a minute idle), not left behind by an
+// invocation; a reader stuck in a read has the read's frames on top and is
+// counted.
+func idleReader(g string) bool {
+	for _, line := range strings.Split(g, "\n")[1:] {
+		if strings.HasPrefix(line, "\t") || strings.HasPrefix(line, "runtime.") {
+			continue
+		}
+		return strings.HasPrefix(line, "github.com/putsecrets/putsecrets/internal/vault.(*readers).loop(")
+	}
+	return false
 }
 
 // frameOf names the innermost frame of a goroutine that belongs to this

@@ -54,6 +54,7 @@ var ErrTooLarge = errors.New("an HTTP request's URL, query or headers are larger
 // memory stays bounded however large the envelope is.
 func decode(r io.Reader, binding string, keep []string, onBinding func(*scanner) error) (map[string]json.RawMessage, error) {
 	s := newScanner(r)
+	defer s.release()
 	var metadata map[string]json.RawMessage
 	found := false
 	err := s.object(func(name []byte) error {

@@ -49,6 +49,9 @@ type Resolver struct {
 	// newClient builds a client for one vault; tests count its calls.
 	newClient func(vaultURL string, cred azcore.TokenCredential, o *azsecrets.ClientOptions) (*azsecrets.Client, error)
 
+	// readers run the reads beside the calling goroutine's own.
+	readers *readers
+
 	mu      sync.Mutex
 	clients map[string]*azsecrets.Client // by normalized vault URL
 }
@@ -60,6 +63,7 @@ func New(cred azcore.TokenCredential, o *Options) *Resolver {
 		cred:      cred,
 		limit:     DefaultMaxConcurrency,
 		newClient: azsecrets.NewClient,
+		readers:   newReaders(),
 		clients:   map[string]*azsecrets.Client{},
 	}
 	if o != nil {
@@ -182,9 +186,10 @@ type Resolved struct {
 // ctx.Err().
 func (r *Resolver) Resolve(ctx context.Context, refs []Ref) ([]Resolved, error) {
 	type job struct {
-		ref Ref
-		val Resolved
-		err error
+		ref   Ref
+		vault string // ref's normalized vault URL, the client's key
+		val   Resolved
+		err   error
 	}
 	jobs := make([]*job, 0, len(refs))
 	slot := make([]*job, len(refs))
@@ -193,41 +198,50 @@ func (r *Resolver) Resolve(ctx context.Context, refs []Ref) ([]Resolved, error) 
 		k := ref.key()
 		j, ok := seen[k]
 		if !ok {
-			j = &job{ref: ref}
+			j = &job{ref: ref, vault: k.vault}
 			seen[k] = j
 			jobs = append(jobs, j)
 		}
 		slot[i] = j
 	}
 
-	queue := make(chan *job)
-	var (
-		wg       sync.WaitGroup
-		panicked atomic.Pointer[Panic]
-	)
-	for range min(r.limit, len(jobs)) {
-		wg.Go(func() {
-			defer func() {
-				if v := recover(); v != nil {
-					panicked.CompareAndSwap(nil, &Panic{value: v, stack: debug.Stack()})
-					for j := range queue { // let the other reads finish
-						j.err = errPanicked
-					}
-				}
-			}()
-			for j := range queue {
-				if err := ctx.Err(); err != nil {
-					j.err = err
-					continue
-				}
-				j.val, j.err = r.get(ctx, j.ref)
-			}
-		})
-	}
+	// Every job is queued before the readers start, so none waits on a
+	// hand-off; the calling goroutine is one of the readers.
+	queue := make(chan *job, len(jobs))
 	for _, j := range jobs {
 		queue <- j
 	}
 	close(queue)
+	var (
+		wg       sync.WaitGroup
+		panicked atomic.Pointer[Panic]
+	)
+	read := func() {
+		defer wg.Done()
+		defer func() {
+			if v := recover(); v != nil {
+				panicked.CompareAndSwap(nil, &Panic{value: v, stack: debug.Stack()})
+				for j := range queue { // let the other reads finish
+					j.err = errPanicked
+				}
+			}
+		}()
+		for j := range queue {
+			if err := ctx.Err(); err != nil {
+				j.err = err
+				continue
+			}
+			j.val, j.err = r.get(ctx, j.ref, j.vault)
+		}
+	}
+	n := min(r.limit, len(jobs))
+	wg.Add(n)
+	for range n - 1 {
+		r.readers.run(read)
+	}
+	if n > 0 {
+		read()
+	}
 	wg.Wait()
 	if p := panicked.Load(); p != nil {
 		// Carried to the caller's goroutine, where the server's recovery
@@ -252,12 +266,13 @@ func (r *Resolver) Resolve(ctx context.Context, refs []Ref) ([]Resolved, error) 
 	return values, nil
 }
 
-// get reads one secret. The value is wrapped in a secret.Value at once.
-func (r *Resolver) get(ctx context.Context, ref Ref) (Resolved, error) {
+// get reads one secret from the vault whose normalized URL is vaultURL. The
+// value is wrapped in a secret.Value at once.
+func (r *Resolver) get(ctx context.Context, ref Ref, vaultURL string) (Resolved, error) {
 	if err := ref.check(); err != nil {
 		return Resolved{}, err
 	}
-	c, err := r.client(ref.VaultURL)
+	c, err := r.client(vaultURL)
 	if err != nil {
 		return Resolved{}, err
 	}
@@ -275,9 +290,9 @@ func (r *Resolver) get(ctx context.Context, ref Ref) (Resolved, error) {
 	return out, nil
 }
 
-// client returns the vault's client, building it on first use.
-func (r *Resolver) client(vaultURL string) (*azsecrets.Client, error) {
-	u := normalizeVaultURL(vaultURL)
+// client returns the client of the vault whose normalized URL is u,
+// building it on first use.
+func (r *Resolver) client(u string) (*azsecrets.Client, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if c, ok := r.clients[u]; ok {
