@@ -21,16 +21,10 @@ import (
 func handlePutSecretsFromKeyVault(log *slog.Logger, events *follow.Events, timeout, bodyTimeout time.Duration) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		inv := invocationLog{function: FunctionKeyVault, invocationID: r.Header.Get(envelope.InvocationIDHeader)}
-
-		msg, err := readInvocation(w, r, bodyTimeout, envelope.DecodeMessage, bindingMessage)
-		if err != nil {
-			log.Error("unreadable invocation request", "function", FunctionKeyVault, "invocationId", inv.invocationID, "error", err.Error())
-			writeAnswer(log, w, http.StatusInternalServerError, envelope.Answer{
-				Logs: []string{"the Functions host sent an invocation request this handler cannot read"}})
+		inv, msg, ok := readMessage(log, w, r, FunctionKeyVault, bodyTimeout)
+		if !ok {
 			return
 		}
-		inv.messageID, inv.deliveryCount = msg.MessageID, msg.DeliveryCount
 
 		ctx, cancel := context.WithTimeout(r.Context(), timeout)
 		defer cancel()
@@ -54,20 +48,5 @@ func handlePutSecretsFromKeyVault(log *slog.Logger, events *follow.Events, timeo
 			summary += ": " + res.Reason
 		}
 		writeAnswer(log, w, http.StatusOK, envelope.Answer{Logs: []string{summary}})
-	})
-}
-
-// recoverKeyVault turns a panic in the events function into a failed
-// invocation, so the message is redelivered and, if it keeps failing,
-// dead-lettered.
-func recoverKeyVault(log *slog.Logger, next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		defer func() {
-			if v := recover(); v != nil {
-				logPanic(log, FunctionKeyVault, r, v)
-				writeAnswer(log, w, http.StatusInternalServerError, envelope.Answer{Logs: []string{"internal error"}})
-			}
-		}()
-		next.ServeHTTP(w, r)
 	})
 }

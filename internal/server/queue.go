@@ -18,16 +18,10 @@ import (
 func handlePutSecretsFromQueue(log *slog.Logger, proc *queue.Processor, timeout, bodyTimeout time.Duration) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		inv := invocationLog{function: FunctionQueue, invocationID: r.Header.Get(envelope.InvocationIDHeader)}
-
-		msg, err := readInvocation(w, r, bodyTimeout, envelope.DecodeMessage, bindingMessage)
-		if err != nil {
-			log.Error("unreadable invocation request", "function", FunctionQueue, "invocationId", inv.invocationID, "error", err.Error())
-			writeAnswer(log, w, http.StatusInternalServerError, envelope.Answer{
-				Logs: []string{"the Functions host sent an invocation request this handler cannot read"}})
+		inv, msg, ok := readMessage(log, w, r, FunctionQueue, bodyTimeout)
+		if !ok {
 			return
 		}
-		inv.messageID, inv.deliveryCount = msg.MessageID, msg.DeliveryCount
 
 		ctx, cancel := context.WithTimeout(r.Context(), timeout)
 		defer cancel()
