@@ -25,10 +25,7 @@ func handlePutSecretsFromQueue(log *slog.Logger, proc *queue.Processor, timeout,
 
 		ctx, cancel := context.WithTimeout(r.Context(), timeout)
 		defer cancel()
-		d := proc.Process(ctx, queue.Message{
-			Body: msg.Body, MessageID: msg.MessageID, CorrelationID: msg.CorrelationID, ReplyTo: msg.ReplyTo,
-			ReplyToSessionID: msg.ReplyToSessionID, SessionID: msg.SessionID, DeliveryCount: msg.DeliveryCount,
-		})
+		d := proc.Process(ctx, msg.Message)
 
 		status := http.StatusOK
 		p := d.LogProblem()

@@ -36,6 +36,7 @@ import (
 
 	"github.com/putsecrets/putsecrets/internal/follow"
 	"github.com/putsecrets/putsecrets/internal/queue"
+	"github.com/putsecrets/putsecrets/internal/request"
 )
 
 // Defaults.
@@ -388,8 +389,8 @@ func (w *worker) keepLocked(ctx context.Context, what, id string, until time.Tim
 }
 
 // MessageOf is the request message a received message carries.
-func MessageOf(m *azservicebus.ReceivedMessage) queue.Message {
-	return queue.Message{
+func MessageOf(m *azservicebus.ReceivedMessage) request.Message {
+	return request.Message{
 		Body:             m.Body,
 		MessageID:        m.MessageID,
 		CorrelationID:    deref(m.CorrelationID),
