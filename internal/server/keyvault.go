@@ -19,15 +19,7 @@ import (
 // (the same MessageIds are sent again, duplicates) and dead-letters it after
 // MaxDeliveryCount.
 func handlePutSecretsFromKeyVault(log *slog.Logger, events *follow.Events, timeout, bodyTimeout time.Duration) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		start := time.Now()
-		inv, msg, ok := readMessage(log, w, r, FunctionKeyVault, bodyTimeout)
-		if !ok {
-			return
-		}
-
-		ctx, cancel := context.WithTimeout(r.Context(), timeout)
-		defer cancel()
+	return messageFunction(log, FunctionKeyVault, timeout, bodyTimeout, func(ctx context.Context, w http.ResponseWriter, inv invocationLog, msg *envelope.Message, start time.Time) {
 		res, err := events.Handle(ctx, msg.Body)
 
 		attrs := append([]any{"function", inv.function, "invocationId", inv.invocationID,

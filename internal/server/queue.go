@@ -16,15 +16,7 @@ import (
 // MaxDeliveryCount (CONTRACT.md §4). The Processor publishes the outcome
 // message before the answer; one that could not be sent fails the invocation.
 func handlePutSecretsFromQueue(log *slog.Logger, proc *queue.Processor, timeout, bodyTimeout time.Duration) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		start := time.Now()
-		inv, msg, ok := readMessage(log, w, r, FunctionQueue, bodyTimeout)
-		if !ok {
-			return
-		}
-
-		ctx, cancel := context.WithTimeout(r.Context(), timeout)
-		defer cancel()
+	return messageFunction(log, FunctionQueue, timeout, bodyTimeout, func(ctx context.Context, w http.ResponseWriter, inv invocationLog, msg *envelope.Message, start time.Time) {
 		d := proc.Process(ctx, msg.Message)
 
 		status := http.StatusOK

@@ -1,12 +1,30 @@
 package server
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 	"time"
 
 	"github.com/putsecrets/putsecrets/internal/envelope"
 )
+
+// messageFunction serves a Service Bus triggered function: it reads the
+// invocation's message (failing an invocation it cannot read), bounds the
+// work by timeout and lets handle act on the message and answer the host.
+func messageFunction(log *slog.Logger, function string, timeout, bodyTimeout time.Duration,
+	handle func(ctx context.Context, w http.ResponseWriter, inv invocationLog, msg *envelope.Message, start time.Time)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		inv, msg, ok := readMessage(log, w, r, function, bodyTimeout)
+		if !ok {
+			return
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), timeout)
+		defer cancel()
+		handle(ctx, w, inv, msg, start)
+	})
+}
 
 // readMessage reads the Service Bus message of a queue or Key Vault events
 // invocation and starts its log record. When the invocation request cannot be
