@@ -492,24 +492,12 @@ func (p *parser) entry(i, pos int) {
 
 	if uriOK {
 		ref, err := p.secretURI(string(uri))
-		if err != nil {
-			p.add(uriPos, join(prefix, "secretUri"), err.Error(), false)
-		} else {
-			ref.Field = join(prefix, "secretUri")
-			p.allowed(uriPos, &ref)
-			e.Ref = &ref
-		}
+		p.setRef(&e, uriPos, join(prefix, "secretUri"), ref, err)
 	}
 	if valueOK {
 		if lit.str && isReference(lit.text) {
 			ref, err := p.reference(lit.text)
-			if err != nil {
-				p.add(valuePos, join(prefix, "value"), err.Error(), false)
-			} else {
-				ref.Field = join(prefix, "value")
-				p.allowed(valuePos, &ref)
-				e.Ref = &ref
-			}
+			p.setRef(&e, valuePos, join(prefix, "value"), ref, err)
 		} else {
 			p.checkLiteral(valuePos, prefix, ki, lit)
 			e.Value = secret.New(lit.text)
@@ -519,6 +507,18 @@ func (p *parser) entry(i, pos int) {
 		p.req.Secrets = make([]Entry, 0, 8)
 	}
 	p.req.Secrets = append(p.req.Secrets, e)
+}
+
+// setRef makes ref, read from field at pos, e's reference once the vault
+// allow-list admits it; err, when set, is what is wrong with the field instead.
+func (p *parser) setRef(e *Entry, pos int, field string, ref Reference, err error) {
+	if err != nil {
+		p.add(pos, field, err.Error(), false)
+		return
+	}
+	ref.Field = field
+	p.allowed(pos, &ref)
+	e.Ref = &ref
 }
 
 // key resolves the key of entry i, reporting unknown and repeated names.
