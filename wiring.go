@@ -20,9 +20,9 @@ import (
 	"github.com/putsecrets/putsecrets/internal/credential"
 	"github.com/putsecrets/putsecrets/internal/graph"
 	"github.com/putsecrets/putsecrets/internal/provision"
-	"github.com/putsecrets/putsecrets/internal/queue"
 	"github.com/putsecrets/putsecrets/internal/request"
 	"github.com/putsecrets/putsecrets/internal/servicebus"
+	"github.com/putsecrets/putsecrets/internal/settle"
 	"github.com/putsecrets/putsecrets/internal/state"
 	"github.com/putsecrets/putsecrets/internal/transport"
 	"github.com/putsecrets/putsecrets/internal/vault"
@@ -260,8 +260,8 @@ func (w *wiring) closeServiceBus() {
 // queueOptions are the request processor's settings: outcomes go through pub
 // to ReplyTo or the results queue, and never to requestQueue (the queue this
 // process receives from) or the events queue.
-func queueOptions(cfg *config.Config, pub queue.Publisher, requestQueue string) queue.Options {
-	return queue.Options{Outcomes: pub, ResultsQueue: cfg.ResultsQueue, RequestQueue: requestQueue, EventsQueue: cfg.EventsQueue}
+func queueOptions(cfg *config.Config, pub settle.Publisher, requestQueue string) settle.Options {
+	return settle.Options{Outcomes: pub, ResultsQueue: cfg.ResultsQueue, RequestQueue: requestQueue, EventsQueue: cfg.EventsQueue}
 }
 
 // newFlags is a command's flag set; its errors and usage go to stderr.

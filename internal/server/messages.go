@@ -9,7 +9,7 @@ import (
 
 	"github.com/putsecrets/putsecrets/internal/envelope"
 	"github.com/putsecrets/putsecrets/internal/follow"
-	"github.com/putsecrets/putsecrets/internal/queue"
+	"github.com/putsecrets/putsecrets/internal/settle"
 )
 
 // messageFunction serves a Service Bus triggered function: it reads the
@@ -56,7 +56,7 @@ func failUnreadable(log *slog.Logger, w http.ResponseWriter, function, invocatio
 // host abandons it and Service Bus redelivers it, dead-lettering it after
 // MaxDeliveryCount (CONTRACT.md §4). The Processor publishes the outcome
 // message before the answer; one that could not be sent fails the invocation.
-func handlePutSecretsFromQueue(log *slog.Logger, proc *queue.Processor, timeout, bodyTimeout time.Duration) http.Handler {
+func handlePutSecretsFromQueue(log *slog.Logger, proc *settle.Processor, timeout, bodyTimeout time.Duration) http.Handler {
 	return messageFunction(log, FunctionQueue, timeout, bodyTimeout, func(ctx context.Context, w http.ResponseWriter, inv invocationLog, msg *envelope.Message, start time.Time) {
 		d := proc.Process(ctx, msg.Message)
 
@@ -77,7 +77,7 @@ func handlePutSecretsFromQueue(log *slog.Logger, proc *queue.Processor, timeout,
 		}
 		inv.log(log, start, status, d.Result, p, extra...)
 		answer := envelope.Answer{Logs: []string{inv.summary(status, d.Result, p)}}
-		if d.Settle == queue.Complete {
+		if d.Settle == settle.Complete {
 			writeAnswer(log, w, http.StatusOK, answer)
 			return
 		}

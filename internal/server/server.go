@@ -10,7 +10,7 @@ import (
 
 	"github.com/putsecrets/putsecrets/internal/follow"
 	"github.com/putsecrets/putsecrets/internal/provision"
-	"github.com/putsecrets/putsecrets/internal/queue"
+	"github.com/putsecrets/putsecrets/internal/settle"
 )
 
 // Function names: the folder names, which are also the host's paths.
@@ -32,7 +32,7 @@ const (
 type Options struct {
 	Logger  *slog.Logger
 	Service provision.Putter
-	Queue   *queue.Processor
+	Queue   *settle.Processor
 	// Events handles Key Vault events; nil leaves PutSecretsFromKeyVault unrouted.
 	Events *follow.Events
 	// Reconciler runs Reconcile; nil leaves it unrouted.

@@ -1,4 +1,4 @@
-package queue
+package settle
 
 import (
 	"encoding/json"

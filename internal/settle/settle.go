@@ -1,4 +1,4 @@
-// Package queue decides what happens to one request message: the processing
+// Package settle decides what happens to one request message: the processing
 // shared by the PutSecretsFromQueue function and the worker command
 // (CONTRACT.md §4). The function turns a Decision into its answer to the
 // Functions host; the worker turns it into a settlement.
@@ -10,7 +10,7 @@
 //	permanent (400/403/404/422/502)    → outcome PutSecrets.Failed, Complete; without a destination, DeadLetter
 //	transient (503/500)                → Abandon: Service Bus redelivers, and dead-letters after MaxDeliveryCount
 //	outcome could not be sent          → Abandon: the request is redelivered, so an outcome is never lost
-package queue
+package settle
 
 import (
 	"context"
