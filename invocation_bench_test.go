@@ -17,8 +17,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/putsecrets/putsecrets/internal/queue"
 	"github.com/putsecrets/putsecrets/internal/server"
+	"github.com/putsecrets/putsecrets/internal/settle"
 	"github.com/putsecrets/putsecrets/standin/azure"
 )
 
@@ -143,7 +143,7 @@ func BenchmarkInvocationPath(b *testing.B) {
 	}
 	h := server.New(server.Options{
 		Logger: w.log, Service: svc, InvocationTimeout: time.Minute,
-		Queue: queue.NewProcessor(svc, queue.Options{}),
+		Queue: settle.NewProcessor(svc, settle.Options{}),
 	})
 
 	var doc strings.Builder

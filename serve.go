@@ -10,8 +10,8 @@ import (
 	"net/http"
 
 	"github.com/putsecrets/putsecrets/internal/follow"
-	"github.com/putsecrets/putsecrets/internal/queue"
 	"github.com/putsecrets/putsecrets/internal/server"
+	"github.com/putsecrets/putsecrets/internal/settle"
 )
 
 // serve runs the custom handler until ctx ends, then drains in-flight
@@ -36,7 +36,7 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 	}
 	// Outcome messages go through one Service Bus client for the process,
 	// built (without network I/O) from the trigger's own connection settings.
-	var outcomes queue.Publisher
+	var outcomes settle.Publisher
 	var sender follow.Sender
 	if cfg.ServiceBus.Configured() {
 		sb, err := w.serviceBus(cfg.ServiceBus)
@@ -60,7 +60,7 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 	srv := &http.Server{
 		Handler: server.New(server.Options{
 			Logger: log, Service: svc, InvocationTimeout: cfg.InvocationTimeout,
-			Queue:        queue.NewProcessor(svc, queueOptions(cfg, outcomes, cfg.Queue)),
+			Queue:        settle.NewProcessor(svc, queueOptions(cfg, outcomes, cfg.Queue)),
 			RequiredRole: cfg.RequiredRole, DebugEndpoints: cfg.DebugEndpoints, Events: events, Reconciler: reconciler,
 		}),
 		ReadHeaderTimeout: server.ReadHeaderTimeout,

@@ -145,28 +145,16 @@ func servicePrincipalID(s string) (string, error) {
 
 // keptJSON is how show prints a kept state.
 type keptJSON struct {
-	ServicePrincipalID string          `json:"servicePrincipalId"`
-	SavedAt            time.Time       `json:"savedAt"`
-	GraphRequestID     string          `json:"graphRequestId,omitempty"`
-	References         []referenceJSON `json:"references"`
-	Document           json.RawMessage `json:"document"`
-}
-
-type referenceJSON struct {
-	Field    string `json:"field"`
-	Key      string `json:"key"`
-	Vault    string `json:"vault"`
-	Name     string `json:"name"`
-	Version  string `json:"version,omitempty"`
-	Resolved string `json:"resolved,omitempty"`
+	ServicePrincipalID string            `json:"servicePrincipalId"`
+	SavedAt            time.Time         `json:"savedAt"`
+	GraphRequestID     string            `json:"graphRequestId,omitempty"`
+	References         []state.Reference `json:"references"`
+	Document           json.RawMessage   `json:"document"`
 }
 
 func writeKept(w io.Writer, k *state.Kept) error {
 	out := keptJSON{ServicePrincipalID: k.ServicePrincipalID, SavedAt: k.SavedAt, GraphRequestID: k.GraphRequestID,
-		References: make([]referenceJSON, len(k.References)), Document: k.Document}
-	for i, r := range k.References {
-		out.References[i] = referenceJSON(r)
-	}
+		References: append([]state.Reference{}, k.References...), Document: k.Document}
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
 	enc.SetIndent("", "  ")

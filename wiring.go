@@ -20,9 +20,9 @@ import (
 	"github.com/putsecrets/putsecrets/internal/credential"
 	"github.com/putsecrets/putsecrets/internal/graph"
 	"github.com/putsecrets/putsecrets/internal/provision"
-	"github.com/putsecrets/putsecrets/internal/queue"
 	"github.com/putsecrets/putsecrets/internal/request"
 	"github.com/putsecrets/putsecrets/internal/servicebus"
+	"github.com/putsecrets/putsecrets/internal/settle"
 	"github.com/putsecrets/putsecrets/internal/state"
 	"github.com/putsecrets/putsecrets/internal/transport"
 	"github.com/putsecrets/putsecrets/internal/vault"
@@ -155,35 +155,40 @@ func (w *wiring) clientOptions() azcore.ClientOptions {
 // vaultResolver is the Key Vault resolver on the app's credential, one per
 // process (each vault's authentication challenge is answered once).
 func (w *wiring) vaultResolver() (*vault.Resolver, error) {
-	if w.resolver != nil {
-		return w.resolver, nil
-	}
-	cred, err := w.credential("")
-	if err != nil {
-		return nil, err
-	}
-	opts := w.clientOptions()
-	w.resolver = vault.New(cred, &vault.Options{ClientOptions: &azsecrets.ClientOptions{ClientOptions: opts}})
-	return w.resolver, nil
+	return appClient(w, &w.resolver, func(cred azcore.TokenCredential, opts azcore.ClientOptions) (*vault.Resolver, error) {
+		return vault.New(cred, &vault.Options{ClientOptions: &azsecrets.ClientOptions{ClientOptions: opts}}), nil
+	})
 }
 
 // graphClient is the Microsoft Graph client on the app's credential, one per
 // process.
 func (w *wiring) graphClient() (*graph.Client, error) {
-	if w.graph != nil {
-		return w.graph, nil
+	return appClient(w, &w.graph, func(cred azcore.TokenCredential, opts azcore.ClientOptions) (*graph.Client, error) {
+		g, err := graph.NewClient(w.cfg.Cloud.Graph, cred, &graph.ClientOptions{ClientOptions: opts})
+		if err != nil {
+			return nil, fmt.Errorf("graph client: %w", err)
+		}
+		return g, nil
+	})
+}
+
+// appClient returns *client, first building it with build on the app's
+// credential and the clients' options when there is none yet: each Azure
+// client is built once per process.
+func appClient[T any](w *wiring, client **T, build func(azcore.TokenCredential, azcore.ClientOptions) (*T, error)) (*T, error) {
+	if *client != nil {
+		return *client, nil
 	}
 	cred, err := w.credential("")
 	if err != nil {
 		return nil, err
 	}
-	opts := w.clientOptions()
-	g, err := graph.NewClient(w.cfg.Cloud.Graph, cred, &graph.ClientOptions{ClientOptions: opts})
+	c, err := build(cred, w.clientOptions())
 	if err != nil {
-		return nil, fmt.Errorf("graph client: %w", err)
+		return nil, err
 	}
-	w.graph = g
-	return g, nil
+	*client = c
+	return c, nil
 }
 
 // service is the provisioning service: the Key Vault resolver, the Graph
@@ -255,8 +260,8 @@ func (w *wiring) closeServiceBus() {
 // queueOptions are the request processor's settings: outcomes go through pub
 // to ReplyTo or the results queue, and never to requestQueue (the queue this
 // process receives from) or the events queue.
-func queueOptions(cfg *config.Config, pub queue.Publisher, requestQueue string) queue.Options {
-	return queue.Options{Outcomes: pub, ResultsQueue: cfg.ResultsQueue, RequestQueue: requestQueue, EventsQueue: cfg.EventsQueue}
+func queueOptions(cfg *config.Config, pub settle.Publisher, requestQueue string) settle.Options {
+	return settle.Options{Outcomes: pub, ResultsQueue: cfg.ResultsQueue, RequestQueue: requestQueue, EventsQueue: cfg.EventsQueue}
 }
 
 // newFlags is a command's flag set; its errors and usage go to stderr.

@@ -6,7 +6,7 @@ import (
 	"io"
 
 	"github.com/putsecrets/putsecrets/internal/config"
-	"github.com/putsecrets/putsecrets/internal/queue"
+	"github.com/putsecrets/putsecrets/internal/settle"
 	"github.com/putsecrets/putsecrets/internal/worker"
 )
 
@@ -63,7 +63,7 @@ func runWorker(ctx context.Context, args []string, getenv func(string) string, s
 	return worker.Run(ctx, worker.Options{
 		Client:             sb.SDK(),
 		Queue:              q,
-		Processor:          queue.NewProcessor(svc, queueOptions(cfg, sb, q)),
+		Processor:          settle.NewProcessor(svc, queueOptions(cfg, sb, q)),
 		Logger:             log,
 		Concurrency:        *concurrency,
 		Sessions:           *sessions,

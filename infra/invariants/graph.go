@@ -24,9 +24,7 @@ var graphRoleIDs = map[string]string{
 
 // CheckGraphPermissions checks infra/graph-permissions/, the azuread root module.
 func CheckGraphPermissions(m *Module) []string {
-	var p []string
-	p = append(p, m.CheckReferences()...)
-	p = append(p, m.CheckNoSecrets()...)
+	p := m.checkEveryModule()
 
 	graph := m.Data["azuread_service_principal.microsoft_graph"]
 	if graph == nil {

@@ -123,11 +123,15 @@ var forbiddenSettings = map[string]string{
 	"AzureWebJobsDashboard":                    "a storage connection string",
 }
 
+// checkEveryModule runs the checks every root module must pass: its
+// references resolve and it holds no secret.
+func (m *Module) checkEveryModule() []string {
+	return append(m.CheckReferences(), m.CheckNoSecrets()...)
+}
+
 // CheckMain checks infra/, the azurerm root module.
 func CheckMain(m *Module) []string {
-	var p []string
-	p = append(p, m.CheckReferences()...)
-	p = append(p, m.CheckNoSecrets()...)
+	p := m.checkEveryModule()
 	p = append(p, checkAuthSwitches(m)...)
 	p = append(p, checkFunctionApp(m)...)
 	p = append(p, checkSettings(m)...)

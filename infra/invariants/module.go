@@ -67,26 +67,22 @@ func Load(dir string) (*Module, error) {
 	return m, nil
 }
 
+// add records the top-level blocks of one file; a named block declared
+// twice, or a block type Terraform does not have, is an error.
 func (m *Module) add(body *hclsyntax.Body) error {
+	named := map[string]map[string]*hclsyntax.Block{
+		"resource": m.Resources, "data": m.Data, "variable": m.Variables, "output": m.Outputs, "module": m.Modules,
+	}
 	for _, b := range body.Blocks {
 		key := strings.Join(b.Labels, ".")
-		var dup bool
+		if blocks, ok := named[b.Type]; ok {
+			if _, dup := blocks[key]; dup {
+				return fmt.Errorf("%s %s declared twice", b.Type, key)
+			}
+			blocks[key] = b
+			continue
+		}
 		switch b.Type {
-		case "resource":
-			_, dup = m.Resources[key]
-			m.Resources[key] = b
-		case "data":
-			_, dup = m.Data[key]
-			m.Data[key] = b
-		case "variable":
-			_, dup = m.Variables[key]
-			m.Variables[key] = b
-		case "output":
-			_, dup = m.Outputs[key]
-			m.Outputs[key] = b
-		case "module":
-			_, dup = m.Modules[key]
-			m.Modules[key] = b
 		case "provider":
 			m.Providers = append(m.Providers, b)
 		case "locals":
@@ -99,9 +95,6 @@ func (m *Module) add(body *hclsyntax.Body) error {
 		case "terraform", "moved", "import", "removed", "check":
 		default:
 			return fmt.Errorf("unknown top-level block %q", b.Type)
-		}
-		if dup {
-			return fmt.Errorf("%s %s declared twice", b.Type, key)
 		}
 	}
 	return nil

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/putsecrets/putsecrets/internal/request"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files")
@@ -167,25 +168,25 @@ func TestMetadataReading(t *testing.T) {
 			name:     "host form: JSON-encoded strings and string numbers",
 			metadata: `{"MessageId":"\"m-1\"","CorrelationId":"\"c-1\"","DeliveryCount":"3","SequenceNumber":"17","Label":"\"legacy\""}`,
 			body:     `"{}"`,
-			want:     Message{MessageID: "m-1", CorrelationID: "c-1", DeliveryCount: 3, SequenceNumber: 17, Subject: "legacy"},
+			want:     Message{Message: request.Message{MessageID: "m-1", CorrelationID: "c-1", DeliveryCount: 3}, SequenceNumber: 17, Subject: "legacy"},
 		},
 		{
 			name:     "plain strings and numbers are tolerated",
 			metadata: `{"MessageId":"m-1","DeliveryCount":3,"ReplyTo":"results"}`,
 			body:     `"{}"`,
-			want:     Message{MessageID: "m-1", DeliveryCount: 3, ReplyTo: "results"},
+			want:     Message{Message: request.Message{MessageID: "m-1", DeliveryCount: 3, ReplyTo: "results"}},
 		},
 		{
 			name:     "keys matched case-insensitively",
 			metadata: `{"messageid":"\"m-1\"","replyto":"\"r\""}`,
 			body:     `"{}"`,
-			want:     Message{MessageID: "m-1", ReplyTo: "r"},
+			want:     Message{Message: request.Message{MessageID: "m-1", ReplyTo: "r"}},
 		},
 		{
 			name:     "body fields shadow properties, which are then not trusted",
 			metadata: `{"MessageId":"\"forged\"","ReplyTo":"\"attacker\"","CorrelationId":"\"c-1\""}`,
 			body:     `"{\"replyTo\":\"attacker\",\"MESSAGEID\":\"forged\"}"`,
-			want:     Message{CorrelationID: "c-1", Shadowed: []string{"MessageId", "ReplyTo"}},
+			want:     Message{Message: request.Message{CorrelationID: "c-1"}, Shadowed: []string{"MessageId", "ReplyTo"}},
 		},
 		{
 			name:     "garbage values are ignored",

@@ -164,12 +164,12 @@ func TestHugeMessageBodies(t *testing.T) {
 						if _, err := request.Parse(m.Body, nil); err == nil || !strings.Contains(err.Error(), "larger than 65536 bytes") {
 							t.Errorf("Parse(kept body) = %v, want the too-large refusal", err)
 						}
-						want := Message{MessageID: "m-big", CorrelationID: "run-7", ReplyTo: "results", ReplyToSessionID: "s-1", DeliveryCount: 2}
+						want := Message{Message: request.Message{MessageID: "m-big", CorrelationID: "run-7", ReplyTo: "results", ReplyToSessionID: "s-1", DeliveryCount: 2}}
 						if forged != "" {
 							want.ReplyTo, want.Shadowed = "", []string{keyReplyTo}
 						}
-						got := Message{MessageID: m.MessageID, CorrelationID: m.CorrelationID, ReplyTo: m.ReplyTo,
-							ReplyToSessionID: m.ReplyToSessionID, DeliveryCount: m.DeliveryCount, Shadowed: m.Shadowed}
+						got := Message{Message: request.Message{MessageID: m.MessageID, CorrelationID: m.CorrelationID, ReplyTo: m.ReplyTo,
+							ReplyToSessionID: m.ReplyToSessionID, DeliveryCount: m.DeliveryCount}, Shadowed: m.Shadowed}
 						if fmt.Sprint(got) != fmt.Sprint(want) {
 							t.Errorf("properties = %+v, want %+v", got, want)
 						}

@@ -8,24 +8,21 @@ import (
 	"io"
 	"strconv"
 	"strings"
+
+	"github.com/putsecrets/putsecrets/internal/request"
 )
 
 // Message is a Service Bus message as the trigger delivers it.
 type Message struct {
-	// Body is the message body with the host's encodings removed: for a JSON
-	// body, the JSON text the sender sent.
-	Body []byte
+	// Message is the body, with the host's encodings removed (for a JSON
+	// body, the JSON text the sender sent), and the properties the service
+	// acts on.
+	request.Message
 
-	MessageID        string
-	CorrelationID    string
-	ReplyTo          string
-	ReplyToSessionID string
-	SessionID        string
-	Subject          string
-	ContentType      string
-	DeliveryCount    int
-	SequenceNumber   int64
-	EnqueuedTime     string
+	Subject        string
+	ContentType    string
+	SequenceNumber int64
+	EnqueuedTime   string
 
 	// ApplicationProperties are the message's application properties as the
 	// host rendered them.
@@ -80,7 +77,7 @@ func DecodeMessage(r io.Reader, binding string) (*Message, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := &Message{Body: body.buf}
+	m := &Message{Message: request.Message{Body: body.buf}}
 	md := metadata{raw: raw, shadowed: body.fields.names}
 
 	m.MessageID = md.text(keyMessageID)

@@ -23,12 +23,9 @@ const (
 // resource has more (schedule, synchronizationJobSettings, the status's
 // executions and progress); they are left undecoded.
 type Job struct {
-	// ID is the job's identifier, e.g. "scim.e5b1…".
-	ID string `json:"id"`
-	// TemplateID names the synchronization template the job is based on.
-	TemplateID string `json:"templateId"`
-	// Status is the job's synchronizationStatus.
-	Status JobStatus `json:"status"`
+	ID         string    `json:"id"`         // the job's identifier, e.g. "scim.e5b1…"
+	TemplateID string    `json:"templateId"` // the synchronization template the job is based on
+	Status     JobStatus `json:"status"`     // the job's synchronizationStatus
 }
 
 // JobStatus is the part of a synchronizationStatus this client reads.

@@ -234,30 +234,20 @@ func fromGraph(e *graph.ResponseError, wait *graph.ReplicationError) failure {
 	job := e.Operation == graph.OperationStartJob || e.Operation == graph.OperationRestartJob || e.Operation == graph.OperationGetJob
 	switch s := e.StatusCode; {
 	case wait != nil && s == http.StatusUnauthorized:
-		return failure{status: 502, dep: dep, message: fmt.Sprintf(
-			"Microsoft Graph %s 401 for the service principal while %s (%s; %s). Either the service "+
-				"principal was created moments ago and has not replicated yet: retry later, or raise %s; or the app's "+
-				"managed identity may not write it: grant the identity the Microsoft Graph application permission %s, "+
-				"or %s and add the identity as an owner of the service principal.",
-			answered(wait), operationText(e.Operation), said, waited(wait), settingConsistencyWait, permSyncAll, permOwnedBy)}
+		return failure{status: 502, dep: dep, message: stillRefused(e, wait, said) + " Either " + notReplicated +
+			"; or the app's managed identity " + mayNotWrite + "."}
 	case wait != nil && s == http.StatusForbidden:
-		return failure{status: 502, dep: dep, message: fmt.Sprintf(
-			"Microsoft Graph %s 403 for the service principal while %s (%s; %s). The app's managed identity "+
-				"may not write it: grant the identity the Microsoft Graph application permission %s, or %s and add "+
-				"the identity as an owner of the service principal. A grant or an ownership made moments ago can "+
-				"answer this until it has replicated: retry later, or raise %s.",
-			answered(wait), operationText(e.Operation), said, waited(wait), permSyncAll, permOwnedBy, settingConsistencyWait)}
+		return failure{status: 502, dep: dep, message: stillRefused(e, wait, said) + " The app's managed identity " +
+			mayNotWrite + ". A grant or an ownership made moments ago can answer this until it has replicated: " +
+			"retry later, or raise " + settingConsistencyWait + "."}
 	case wait != nil && s == http.StatusNotFound:
 		if e.Operation == graph.OperationValidateCredentials {
 			hint += " With validate.jobId, also check that the job exists on the service principal."
 		}
-		return failure{status: 404, dep: dep, message: fmt.Sprintf(
-			"Microsoft Graph %s 404 for the service principal while %s (%s; %s). Either the service "+
-				"principal was created moments ago and has not replicated yet: retry later, or raise %s; or the app's "+
-				"managed identity cannot see it: grant the identity %s, or %s and add the identity as an owner of the "+
-				"service principal; or it does not exist: use the object ID of the enterprise application's service "+
-				"principal, not the app registration's application ID.%s",
-			answered(wait), operationText(e.Operation), said, waited(wait), settingConsistencyWait, permSyncAll, permOwnedBy, hint)}
+		return failure{status: 404, dep: dep, message: stillRefused(e, wait, said) + " Either " + notReplicated +
+			"; or the app's managed identity cannot see it: grant the identity " + permSyncAll + ", or " + permOwnedBy +
+			" and add the identity as an owner of the service principal; or it does not exist: use the object ID of " +
+			"the enterprise application's service principal, not the app registration's application ID." + hint}
 	case s == http.StatusBadRequest && e.Operation == graph.OperationValidateCredentials:
 		return failure{status: 422, dep: dep, message: fmt.Sprintf(
 			"The target application did not accept the credentials when Microsoft Graph validated them (%s).%s "+
@@ -298,6 +288,24 @@ const (
 	permOwnedBy            = "Application.ReadWrite.OwnedBy"
 	settingConsistencyWait = "PUTSECRETS_GRAPH_CONSISTENCY_WAIT"
 )
+
+// The causes a Graph refusal that outlasted the consistency wait names.
+const (
+	// notReplicated is the replication delay of a new service principal.
+	notReplicated = "the service principal was created moments ago and has not replicated yet: retry later, or raise " +
+		settingConsistencyWait
+	// mayNotWrite is a missing grant, and how to make it.
+	mayNotWrite = "may not write it: grant the identity the Microsoft Graph application permission " + permSyncAll +
+		", or " + permOwnedBy + " and add the identity as an owner of the service principal"
+)
+
+// stillRefused opens the message of a Graph refusal of the service principal
+// that outlasted the consistency wait: what Graph answered, while doing what,
+// what it said and how long it was waited for.
+func stillRefused(e *graph.ResponseError, wait *graph.ReplicationError, said string) string {
+	return fmt.Sprintf("Microsoft Graph %s %d for the service principal while %s (%s; %s).",
+		answered(wait), e.StatusCode, operationText(e.Operation), said, waited(wait))
+}
 
 // operationText says what the app was doing when Graph answered.
 func operationText(op string) string {

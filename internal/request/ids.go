@@ -24,15 +24,24 @@ const (
 	maxJobIDParts = 8
 )
 
+// checkLength returns what is wrong with the length of an ID, what names its
+// kind ("a job ID"): it is empty, or longer than max bytes.
+func checkLength(b []byte, max int, what string) string {
+	switch {
+	case len(b) == 0:
+		return "is empty; set it"
+	case len(b) > max:
+		return fmt.Sprintf("is %d characters long; %s has at most %d", len(b), what, max)
+	}
+	return ""
+}
+
 // checkTemplateID returns what is wrong with a synchronization template ID,
 // or "" when it is one: 1 to maxTemplateID letters, digits, '_' and '-',
 // starting with a letter or digit.
 func checkTemplateID(b []byte) string {
-	switch {
-	case len(b) == 0:
-		return "is empty; set it"
-	case len(b) > maxTemplateID:
-		return fmt.Sprintf("is %d characters long; a template ID has at most %d", len(b), maxTemplateID)
+	if msg := checkLength(b, maxTemplateID, "a template ID"); msg != "" {
+		return msg
 	}
 	if msg := checkWord(b); msg != "" {
 		return msg + templateIDHint
@@ -44,11 +53,8 @@ func checkTemplateID(b []byte) string {
 // it is one: at most maxIdentifier bytes of at most maxJobIDParts words
 // joined by single dots, each word as checkWord wants it.
 func checkJobID(b []byte) string {
-	switch {
-	case len(b) == 0:
-		return "is empty; set it"
-	case len(b) > maxIdentifier:
-		return fmt.Sprintf("is %d characters long; a job ID has at most %d", len(b), maxIdentifier)
+	if msg := checkLength(b, maxIdentifier, "a job ID"); msg != "" {
+		return msg
 	}
 	parts, start := 0, 0
 	for i := 0; i <= len(b); i++ {

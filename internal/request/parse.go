@@ -145,44 +145,24 @@ func (p *parser) document() {
 	}
 	l.pos++
 	var seen [len(topFields)]bool
-	for n := 0; ; n++ {
-		name, pos, ok := l.nextMember(n)
-		if !ok {
-			break
-		}
-		switch string(name) {
+	p.members("", topFields[:], seen[:], func(name string, pos int) {
+		switch name {
 		case "servicePrincipalId":
-			if p.once(&seen[0], pos, "", "servicePrincipalId") {
-				p.servicePrincipalID(pos)
-			}
+			p.servicePrincipalID(pos)
 		case "secrets":
-			if p.once(&seen[1], pos, "", "secrets") {
-				p.secrets(pos)
-			}
+			p.secrets(pos)
 		case "apiVersion":
-			if p.once(&seen[2], pos, "", "apiVersion") {
-				p.apiVersion(pos)
-			}
+			p.apiVersion(pos)
 		case "dryRun":
-			if p.once(&seen[3], pos, "", "dryRun") {
-				p.req.DryRun, _ = p.boolean(pos, "", "dryRun")
-			}
+			p.req.DryRun, _ = p.boolean(pos, "", "dryRun")
 		case "validate":
-			if p.once(&seen[4], pos, "", "validate") {
-				p.validate(pos)
-			}
+			p.validate(pos)
 		case "job":
-			if p.once(&seen[5], pos, "", "job") {
-				p.job(pos)
-			}
+			p.job(pos)
 		case "follow":
-			if p.once(&seen[6], pos, "", "follow") {
-				p.follow(pos)
-			}
-		default:
-			p.unknown(pos, "", name, topFields[:])
+			p.follow(pos)
 		}
-	}
+	})
 	end := l.pos
 	if l.err != nil {
 		return
@@ -230,6 +210,35 @@ func (p *parser) once(seen *bool, pos int, prefix, name string) bool {
 	}
 	*seen = true
 	return true
+}
+
+// members reads the members of the object whose "{" was consumed: each one
+// fields names is read by read, once (seen records which were; a repeat is
+// reported and skipped); any other is reported as unknown and skipped.
+func (p *parser) members(prefix string, fields []string, seen []bool, read func(name string, pos int)) {
+	for n := 0; ; n++ {
+		name, pos, ok := p.l.nextMember(n)
+		if !ok {
+			return
+		}
+		i := fieldIndex(fields, name)
+		switch {
+		case i < 0:
+			p.unknown(pos, prefix, name, fields)
+		case p.once(&seen[i], pos, prefix, fields[i]):
+			read(fields[i], pos)
+		}
+	}
+}
+
+// fieldIndex is the index of name in fields, or -1.
+func fieldIndex(fields []string, name []byte) int {
+	for i, f := range fields {
+		if string(name) == f {
+			return i
+		}
+	}
+	return -1
 }
 
 // unknown reports a member that the object does not allow and skips its
@@ -441,35 +450,23 @@ func (p *parser) entry(i, pos int) {
 		keyOK, valueOK, uriOK    bool
 		lit                      literal
 	)
-	for n := 0; ; n++ {
-		name, mpos, ok := l.nextMember(n)
-		if !ok {
-			break
-		}
-		switch string(name) {
+	p.members(prefix, entryFields[:], seen[:], func(name string, mpos int) {
+		switch name {
 		case "key":
-			if p.once(&seen[0], mpos, prefix, "key") {
-				keyPos = mpos
-				key, keyOK = p.str(mpos, prefix, "key", "a string naming a synchronizationSecret, e.g. BaseAddress")
-			}
+			keyPos = mpos
+			key, keyOK = p.str(mpos, prefix, "key", "a string naming a synchronizationSecret, e.g. BaseAddress")
 		case "value":
-			if p.once(&seen[1], mpos, prefix, "value") {
-				valuePos = mpos
-				lit, valueOK = p.value(mpos, prefix)
-			}
+			valuePos = mpos
+			lit, valueOK = p.value(mpos, prefix)
 		case "secretUri":
-			if p.once(&seen[2], mpos, prefix, "secretUri") {
-				uriPos = mpos
-				if l.peek() == '"' {
-					uri, uriOK = l.str()
-				} else {
-					p.wrongType(mpos, join(prefix, "secretUri"), "a string "+uriForm(p.suffix))
-				}
+			uriPos = mpos
+			if l.peek() == '"' {
+				uri, uriOK = l.str()
+			} else {
+				p.wrongType(mpos, join(prefix, "secretUri"), "a string "+uriForm(p.suffix))
 			}
-		default:
-			p.unknown(mpos, prefix, name, entryFields[:])
 		}
-	}
+	})
 	end := l.pos
 	if l.err != nil {
 		return
@@ -495,24 +492,12 @@ func (p *parser) entry(i, pos int) {
 
 	if uriOK {
 		ref, err := p.secretURI(string(uri))
-		if err != nil {
-			p.add(uriPos, join(prefix, "secretUri"), err.Error(), false)
-		} else {
-			ref.Field = join(prefix, "secretUri")
-			p.allowed(uriPos, &ref)
-			e.Ref = &ref
-		}
+		p.setRef(&e, uriPos, join(prefix, "secretUri"), ref, err)
 	}
 	if valueOK {
 		if lit.str && isReference(lit.text) {
 			ref, err := p.reference(lit.text)
-			if err != nil {
-				p.add(valuePos, join(prefix, "value"), err.Error(), false)
-			} else {
-				ref.Field = join(prefix, "value")
-				p.allowed(valuePos, &ref)
-				e.Ref = &ref
-			}
+			p.setRef(&e, valuePos, join(prefix, "value"), ref, err)
 		} else {
 			p.checkLiteral(valuePos, prefix, ki, lit)
 			e.Value = secret.New(lit.text)
@@ -522,6 +507,18 @@ func (p *parser) entry(i, pos int) {
 		p.req.Secrets = make([]Entry, 0, 8)
 	}
 	p.req.Secrets = append(p.req.Secrets, e)
+}
+
+// setRef makes ref, read from field at pos, e's reference once the vault
+// allow-list admits it; err, when set, is what is wrong with the field instead.
+func (p *parser) setRef(e *Entry, pos int, field string, ref Reference, err error) {
+	if err != nil {
+		p.add(pos, field, err.Error(), false)
+		return
+	}
+	ref.Field = field
+	p.allowed(pos, &ref)
+	e.Ref = &ref
 }
 
 // key resolves the key of entry i, reporting unknown and repeated names.
@@ -655,26 +652,16 @@ func (p *parser) validate(pos int) {
 		seen    [len(validateFields)]bool
 		lastPos int
 	)
-	for n := 0; ; n++ {
-		name, mpos, ok := l.nextMember(n)
-		if !ok {
-			break
-		}
-		switch string(name) {
+	p.members(prefix, validateFields[:], seen[:], func(name string, mpos int) {
+		switch name {
 		case "templateId":
-			if p.once(&seen[0], mpos, prefix, "templateId") {
-				v.TemplateID, _ = p.identifier(mpos, prefix, "templateId", checkTemplateID)
-				lastPos = mpos
-			}
+			v.TemplateID, _ = p.identifier(mpos, prefix, "templateId", checkTemplateID)
+			lastPos = mpos
 		case "jobId":
-			if p.once(&seen[1], mpos, prefix, "jobId") {
-				v.JobID, _ = p.identifier(mpos, prefix, "jobId", checkJobID)
-				lastPos = mpos
-			}
-		default:
-			p.unknown(mpos, prefix, name, validateFields[:])
+			v.JobID, _ = p.identifier(mpos, prefix, "jobId", checkJobID)
+			lastPos = mpos
 		}
-	}
+	})
 	switch {
 	case seen[0] && seen[1]:
 		p.add(lastPos, prefix, "has both templateId and jobId; set exactly one", false)
@@ -697,38 +684,26 @@ func (p *parser) job(pos int) {
 		scopePos          int
 		scope             []byte
 	)
-	for n := 0; ; n++ {
-		name, mpos, ok := l.nextMember(n)
-		if !ok {
-			break
-		}
-		switch string(name) {
+	p.members(prefix, jobFields[:], seen[:], func(name string, mpos int) {
+		switch name {
 		case "id":
-			if p.once(&seen[0], mpos, prefix, "id") {
-				j.ID, _ = p.identifier(mpos, prefix, "id", checkJobID)
-			}
+			j.ID, _ = p.identifier(mpos, prefix, "id", checkJobID)
 		case "action":
-			if p.once(&seen[1], mpos, prefix, "action") {
-				b, ok := p.str(mpos, prefix, "action", `"start" or "restart"`)
-				switch {
-				case !ok:
-				case equalFoldASCII(b, "start"):
-					j.Action, actionOK = "start", true
-				case equalFoldASCII(b, "restart"):
-					j.Action, actionOK = "restart", true
-				default:
-					p.add(mpos, join(prefix, "action"), `must be "start" or "restart"`, false)
-				}
+			b, ok := p.str(mpos, prefix, "action", `"start" or "restart"`)
+			switch {
+			case !ok:
+			case equalFoldASCII(b, "start"):
+				j.Action, actionOK = "start", true
+			case equalFoldASCII(b, "restart"):
+				j.Action, actionOK = "restart", true
+			default:
+				p.add(mpos, join(prefix, "action"), `must be "start" or "restart"`, false)
 			}
 		case "resetScope":
-			if p.once(&seen[2], mpos, prefix, "resetScope") {
-				scopePos = mpos
-				scope, scopeOK = p.str(mpos, prefix, "resetScope", "a string such as \""+DefaultResetScope+"\"")
-			}
-		default:
-			p.unknown(mpos, prefix, name, jobFields[:])
+			scopePos = mpos
+			scope, scopeOK = p.str(mpos, prefix, "resetScope", "a string such as \""+DefaultResetScope+"\"")
 		}
-	}
+	})
 	end := l.pos
 	if !seen[0] {
 		p.add(end, join(prefix, "id"), "missing; set the synchronization job ID", false)

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/putsecrets/putsecrets/internal/provision"
-	"github.com/putsecrets/putsecrets/internal/queue"
+	"github.com/putsecrets/putsecrets/internal/settle"
 )
 
 // stubPutter answers every document with a fixed success, so that the
@@ -63,7 +63,7 @@ func BenchmarkInvocation(b *testing.B) {
 	h := New(Options{
 		Logger:            slog.New(slog.NewJSONHandler(io.Discard, nil)),
 		Service:           stubPutter{},
-		Queue:             queue.NewProcessor(stubPutter{}, queue.Options{}),
+		Queue:             settle.NewProcessor(stubPutter{}, settle.Options{}),
 		InvocationTimeout: time.Minute,
 	})
 	for _, bc := range []struct {

@@ -23,8 +23,8 @@ import (
 	"github.com/putsecrets/putsecrets/internal/graph"
 	"github.com/putsecrets/putsecrets/internal/problem"
 	"github.com/putsecrets/putsecrets/internal/provision"
-	"github.com/putsecrets/putsecrets/internal/queue"
 	"github.com/putsecrets/putsecrets/internal/request"
+	"github.com/putsecrets/putsecrets/internal/settle"
 )
 
 // parser is a Putter that only parses the document, as provision.Service
@@ -42,10 +42,10 @@ func (parser) Put(_ context.Context, body []byte) (*provision.Result, error) {
 // outcomes records the outcome messages published.
 type outcomes struct {
 	mu   sync.Mutex
-	sent []*queue.Outcome
+	sent []*settle.Outcome
 }
 
-func (o *outcomes) Publish(_ context.Context, m *queue.Outcome) error {
+func (o *outcomes) Publish(_ context.Context, m *settle.Outcome) error {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.sent = append(o.sent, m)
@@ -83,7 +83,7 @@ func TestHugeEnvelopes(t *testing.T) {
 	sent := &outcomes{}
 	srv := httptest.NewServer(New(Options{
 		Logger: slog.New(slog.DiscardHandler), Service: parser{}, InvocationTimeout: time.Minute,
-		Queue: queue.NewProcessor(parser{}, queue.Options{Outcomes: sent}),
+		Queue: settle.NewProcessor(parser{}, settle.Options{Outcomes: sent}),
 	}))
 	defer srv.Close()
 	md := `"Metadata":{"MessageId":"\"m-huge\"","ReplyTo":"\"replies\"","CorrelationId":"\"run-9\"","DeliveryCount":"1"}`
@@ -118,7 +118,7 @@ func TestHugeEnvelopes(t *testing.T) {
 				defer sent.mu.Unlock()
 				o := sent.sent[len(sent.sent)-1]
 				sent.sent = nil
-				if o.To != "replies" || o.CorrelationID != "run-9" || o.Subject != queue.SubjectFailed ||
+				if o.To != "replies" || o.CorrelationID != "run-9" || o.Subject != settle.SubjectFailed ||
 					!strings.Contains(string(o.Body), "larger than 65536 bytes") {
 					t.Errorf("outcome to %q, correlation %q, subject %q, body %.200s", o.To, o.CorrelationID, o.Subject, o.Body)
 				}
@@ -152,10 +152,10 @@ func TestArgumentErrorsArePermanent(t *testing.T) {
 		return &provision.Result{}, problem.AtFields(problem.During("Microsoft Graph", graphArgumentError(t)), "job.id")
 	})
 	srv := httptest.NewServer(New(Options{Logger: slog.New(slog.DiscardHandler), Service: refuse, InvocationTimeout: time.Minute,
-		Queue: queue.NewProcessor(refuse, queue.Options{Outcomes: sent, ResultsQueue: "results"})}))
+		Queue: settle.NewProcessor(refuse, settle.Options{Outcomes: sent, ResultsQueue: "results"})}))
 	defer srv.Close()
 	status, _ := post(t, srv, FunctionQueue, strings.NewReader(string(queueEnvelope(t, requestDoc("v")))))
-	if status != 200 || len(sent.sent) != 1 || sent.sent[0].ApplicationProperties[queue.PropStatus] != int32(400) {
+	if status != 200 || len(sent.sent) != 1 || sent.sent[0].ApplicationProperties[settle.PropStatus] != int32(400) {
 		t.Errorf("handler answered %d with %d outcomes, want 200 and one failed outcome of status 400", status, len(sent.sent))
 	}
 }
@@ -198,7 +198,7 @@ func TestStalledBodies(t *testing.T) {
 		}
 		srv := &http.Server{
 			Handler: New(Options{Logger: slog.New(slog.DiscardHandler), Service: parser{}, InvocationTimeout: time.Minute,
-				Queue: queue.NewProcessor(parser{}, queue.Options{}), BodyReadTimeout: bodyTimeout}),
+				Queue: settle.NewProcessor(parser{}, settle.Options{}), BodyReadTimeout: bodyTimeout}),
 			ReadHeaderTimeout: ReadHeaderTimeout,
 			ConnState: func(_ net.Conn, s http.ConnState) {
 				switch s {
@@ -289,7 +289,7 @@ func TestBodyDeadlineDoesNotCutTheInvocation(t *testing.T) {
 		return &provision.Result{Status: provision.StatusSaved}, nil
 	})
 	srv := httptest.NewServer(New(Options{Logger: slog.New(slog.DiscardHandler), Service: slow, InvocationTimeout: time.Minute,
-		Queue: queue.NewProcessor(slow, queue.Options{}), BodyReadTimeout: 50 * time.Millisecond}))
+		Queue: settle.NewProcessor(slow, settle.Options{}), BodyReadTimeout: 50 * time.Millisecond}))
 	defer srv.Close()
 	status, answer := post(t, srv, FunctionHTTP, strings.NewReader(string(httpEnvelope(t, requestDoc("v")))))
 	if res := callerAnswer(t, status, answer); res.StatusCode != 200 {
@@ -336,7 +336,7 @@ func TestHTTPAnswersInTime(t *testing.T) {
 	})
 	const budget = 2 * time.Second
 	srv := httptest.NewServer(New(Options{Logger: slog.New(slog.DiscardHandler), Service: slow, InvocationTimeout: budget,
-		Queue: queue.NewProcessor(slow, queue.Options{})}))
+		Queue: settle.NewProcessor(slow, settle.Options{})}))
 	defer srv.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -372,7 +372,7 @@ func TestQueueKeepsItsBudget(t *testing.T) {
 		return &provision.Result{Status: provision.StatusSaved}, nil
 	})
 	srv := httptest.NewServer(New(Options{Logger: slog.New(slog.DiscardHandler), Service: probe, InvocationTimeout: timeout,
-		Queue: queue.NewProcessor(probe, queue.Options{})}))
+		Queue: settle.NewProcessor(probe, settle.Options{})}))
 	defer srv.Close()
 	post(t, srv, FunctionHTTP, strings.NewReader(string(httpEnvelope(t, requestDoc("v")))))
 	if l := <-left; l > HTTPAnswerLimit {

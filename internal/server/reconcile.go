@@ -29,9 +29,7 @@ func handleReconcile(log *slog.Logger, rec *follow.Reconciler, timeout time.Dura
 		invocationID := r.Header.Get(envelope.InvocationIDHeader)
 		timer, err := envelope.DecodeTimer(r.Body, bindingTimer)
 		if err != nil {
-			log.Error("unreadable invocation request", "function", FunctionReconcile, "invocationId", invocationID, "error", err.Error())
-			writeAnswer(log, w, http.StatusInternalServerError, envelope.Answer{
-				Logs: []string{"the Functions host sent an invocation request this handler cannot read"}})
+			failUnreadable(log, w, FunctionReconcile, invocationID, err)
 			return
 		}
 		ctx, cancel := context.WithTimeout(r.Context(), timeout)
@@ -48,19 +46,5 @@ func handleReconcile(log *slog.Logger, rec *follow.Reconciler, timeout time.Dura
 		writeAnswer(log, w, http.StatusOK, envelope.Answer{Logs: []string{fmt.Sprintf(
 			"reconcile: %d followed, %d re-applied, %d unchanged, %d quarantined, %d failed, %d skipped, %d not reached",
 			rep.States, rep.Reapplied, rep.Unchanged, rep.Quarantined, rep.Failed, rep.Skipped, rep.NotReached)}})
-	})
-}
-
-// recoverReconcile turns a panic in a reconcile run into a failed
-// invocation.
-func recoverReconcile(log *slog.Logger, next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		defer func() {
-			if v := recover(); v != nil {
-				logPanic(log, FunctionReconcile, r, v)
-				writeAnswer(log, w, http.StatusInternalServerError, envelope.Answer{Logs: []string{"internal error"}})
-			}
-		}()
-		next.ServeHTTP(w, r)
 	})
 }

@@ -18,7 +18,7 @@ import (
 	"time"
 
 	"github.com/putsecrets/putsecrets/internal/provision"
-	"github.com/putsecrets/putsecrets/internal/queue"
+	"github.com/putsecrets/putsecrets/internal/settle"
 )
 
 // panicky panics on its first Put with a value that holds the request body
@@ -161,7 +161,7 @@ func TestPanicsAreContained(t *testing.T) {
 			var logs syncBuffer
 			log := slog.New(slog.NewJSONHandler(&logs, nil))
 			svc := &panicky{}
-			srv := httptest.NewServer(New(Options{Logger: log, Service: svc, Queue: queue.NewProcessor(svc, queue.Options{}), InvocationTimeout: 10 * time.Second}))
+			srv := httptest.NewServer(New(Options{Logger: log, Service: svc, Queue: settle.NewProcessor(svc, settle.Options{}), InvocationTimeout: 10 * time.Second}))
 			defer srv.Close()
 
 			secret := canary(t)
@@ -290,7 +290,7 @@ func TestCarriedPanicLogsItsOrigin(t *testing.T) {
 	t.Parallel()
 	var logs syncBuffer
 	srv := httptest.NewServer(New(Options{Logger: slog.New(slog.NewJSONHandler(&logs, nil)), Service: carrier{},
-		Queue: queue.NewProcessor(carrier{}, queue.Options{}), InvocationTimeout: 10 * time.Second}))
+		Queue: settle.NewProcessor(carrier{}, settle.Options{}), InvocationTimeout: 10 * time.Second}))
 	defer srv.Close()
 	status, _, answer := invoke(t, srv, FunctionHTTP, httpEnvelope(t, requestDoc(canary(t))))
 	if res := callerAnswer(t, status, answer); res.StatusCode != 500 {

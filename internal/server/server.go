@@ -10,7 +10,7 @@ import (
 
 	"github.com/putsecrets/putsecrets/internal/follow"
 	"github.com/putsecrets/putsecrets/internal/provision"
-	"github.com/putsecrets/putsecrets/internal/queue"
+	"github.com/putsecrets/putsecrets/internal/settle"
 )
 
 // Function names: the folder names, which are also the host's paths.
@@ -32,7 +32,7 @@ const (
 type Options struct {
 	Logger  *slog.Logger
 	Service provision.Putter
-	Queue   *queue.Processor
+	Queue   *settle.Processor
 	// Events handles Key Vault events; nil leaves PutSecretsFromKeyVault unrouted.
 	Events *follow.Events
 	// Reconciler runs Reconcile; nil leaves it unrouted.
@@ -101,12 +101,12 @@ func addRoutes(mux *http.ServeMux, o Options) {
 	mux.Handle("GET /{$}", handleReady())
 	bodyTimeout := cmp.Or(o.BodyReadTimeout, BodyReadTimeout)
 	mux.Handle("POST /"+FunctionHTTP, recoverHTTP(o.Logger, handlePutSecrets(o.Logger, o.Service, httpBudget(o.InvocationTimeout), bodyTimeout, o.RequiredRole)))
-	mux.Handle("POST /"+FunctionQueue, recoverQueue(o.Logger, handlePutSecretsFromQueue(o.Logger, o.Queue, o.InvocationTimeout, bodyTimeout)))
+	mux.Handle("POST /"+FunctionQueue, recoverFailed(o.Logger, FunctionQueue, handlePutSecretsFromQueue(o.Logger, o.Queue, o.InvocationTimeout, bodyTimeout)))
 	if o.Events != nil {
-		mux.Handle("POST /"+FunctionKeyVault, recoverKeyVault(o.Logger, handlePutSecretsFromKeyVault(o.Logger, o.Events, o.InvocationTimeout, bodyTimeout)))
+		mux.Handle("POST /"+FunctionKeyVault, recoverFailed(o.Logger, FunctionKeyVault, handlePutSecretsFromKeyVault(o.Logger, o.Events, o.InvocationTimeout, bodyTimeout)))
 	}
 	if o.Reconciler != nil {
-		mux.Handle("POST /"+FunctionReconcile, recoverReconcile(o.Logger, handleReconcile(o.Logger, o.Reconciler, o.InvocationTimeout)))
+		mux.Handle("POST /"+FunctionReconcile, recoverFailed(o.Logger, FunctionReconcile, handleReconcile(o.Logger, o.Reconciler, o.InvocationTimeout)))
 	}
 	if o.DebugEndpoints {
 		mux.Handle("GET "+GoroutinesPath, handleGoroutines())

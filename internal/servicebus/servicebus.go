@@ -2,7 +2,7 @@
 // from the same settings as the PutSecretsFromQueue trigger, without network
 // I/O, with one sender per destination queue kept for reuse, all closed by
 // Close. It sends the outcome messages of CONTRACT.md §4 (Publish implements
-// queue.Publisher) and the request messages of the enqueue command, and gives
+// settle.Publisher) and the request messages of the enqueue command, and gives
 // the worker command its receivers.
 //
 // The connection is either a connection string (ServiceBusConnection; the
@@ -27,7 +27,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/putsecrets/putsecrets/internal/config"
-	"github.com/putsecrets/putsecrets/internal/queue"
+	"github.com/putsecrets/putsecrets/internal/settle"
 )
 
 // ApplicationID identifies the app to Service Bus (the AMQP user agent).
@@ -162,7 +162,7 @@ func (c *Client) Send(ctx context.Context, queueName string, m *azservicebus.Mes
 // Publish sends an outcome message (CONTRACT.md §4) to its destination. The
 // message gets a new MessageId; its CorrelationId, SessionId, Subject,
 // ContentType, application properties and body are the outcome's.
-func (c *Client) Publish(ctx context.Context, o *queue.Outcome) error {
+func (c *Client) Publish(ctx context.Context, o *settle.Outcome) error {
 	m := &azservicebus.Message{
 		MessageID:             ptr(uuid.NewString()),
 		CorrelationID:         ptrOrNil(o.CorrelationID),
@@ -175,7 +175,7 @@ func (c *Client) Publish(ctx context.Context, o *queue.Outcome) error {
 	return c.Send(ctx, o.To, m)
 }
 
-var _ queue.Publisher = (*Client)(nil)
+var _ settle.Publisher = (*Client)(nil)
 
 func (c *Client) acquire(queueName string) (*sender, error) {
 	name := strings.TrimSpace(queueName)

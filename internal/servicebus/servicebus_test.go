@@ -13,7 +13,8 @@ import (
 	"github.com/putsecrets/putsecrets/internal/config"
 	"github.com/putsecrets/putsecrets/internal/problem"
 	"github.com/putsecrets/putsecrets/internal/provision"
-	"github.com/putsecrets/putsecrets/internal/queue"
+	"github.com/putsecrets/putsecrets/internal/request"
+	"github.com/putsecrets/putsecrets/internal/settle"
 	"github.com/putsecrets/putsecrets/standin/sbbroker"
 )
 
@@ -108,7 +109,7 @@ func TestPublish(t *testing.T) {
 	bad := problem.New(422, "secret \"scim-token\" in vault \"contoso-kv\" does not exist")
 	tests := []struct {
 		name       string
-		o          *queue.Outcome
+		o          *settle.Outcome
 		wantBody   string
 		wantProps  map[string]any
 		wantTypes  map[string]string
@@ -119,17 +120,17 @@ func TestPublish(t *testing.T) {
 	}{
 		{
 			name:      "success",
-			o:         queue.NewOutcome("replies", queue.Message{MessageID: "req-1", CorrelationID: "build-7"}, res, nil),
+			o:         settle.NewOutcome("replies", request.Message{MessageID: "req-1", CorrelationID: "build-7"}, res, nil),
 			wantProps: map[string]any{"servicePrincipalId": sp, "status": int64(200), "outcome": "saved", "requestMessageId": "req-1"},
 			wantTypes: map[string]string{"servicePrincipalId": "string", "status": "int", "outcome": "string", "requestMessageId": "string"},
-			wantCT:    "application/json", wantSubj: queue.SubjectSucceeded, wantCorr: "build-7",
+			wantCT:    "application/json", wantSubj: settle.SubjectSucceeded, wantCorr: "build-7",
 		},
 		{
 			name:      "permanent failure to a session queue",
-			o:         queue.NewOutcome("Session-Replies", queue.Message{MessageID: "req-2", ReplyToSessionID: "pipeline-42"}, res, bad),
+			o:         settle.NewOutcome("Session-Replies", request.Message{MessageID: "req-2", ReplyToSessionID: "pipeline-42"}, res, bad),
 			wantProps: map[string]any{"servicePrincipalId": sp, "status": int64(422), "outcome": "failed", "requestMessageId": "req-2"},
 			wantTypes: map[string]string{"servicePrincipalId": "string", "status": "int", "outcome": "string", "requestMessageId": "string"},
-			wantCT:    "application/problem+json", wantSubj: queue.SubjectFailed, wantCorr: "req-2", wantSessID: "pipeline-42",
+			wantCT:    "application/problem+json", wantSubj: settle.SubjectFailed, wantCorr: "req-2", wantSessID: "pipeline-42",
 		},
 	}
 	for _, tt := range tests {
@@ -170,8 +171,8 @@ func TestSenders(t *testing.T) {
 	b := sbbroker.Start(t)
 	c := newClient(t, b, &Options{MaxSenders: 2})
 	ctx := testContext(t)
-	o := func(to string) *queue.Outcome {
-		return queue.NewOutcome(to, queue.Message{MessageID: "m"}, &provision.Result{ServicePrincipalID: sp, Status: "saved"}, nil)
+	o := func(to string) *settle.Outcome {
+		return settle.NewOutcome(to, request.Message{MessageID: "m"}, &provision.Result{ServicePrincipalID: sp, Status: "saved"}, nil)
 	}
 	for _, to := range []string{"a", "A", "a"} {
 		if err := c.Publish(ctx, o(to)); err != nil {
@@ -223,7 +224,7 @@ func TestConcurrentSendsAcrossEviction(t *testing.T) {
 	for i := range 20 {
 		go func() {
 			q := fmt.Sprintf("q%d", i%4)
-			errs <- c.Publish(ctx, queue.NewOutcome(q, queue.Message{MessageID: "m"}, &provision.Result{Status: "saved"}, nil))
+			errs <- c.Publish(ctx, settle.NewOutcome(q, request.Message{MessageID: "m"}, &provision.Result{Status: "saved"}, nil))
 		}()
 	}
 	for range 20 {

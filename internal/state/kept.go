@@ -25,14 +25,15 @@ const MaxBlobBytes = 4 * request.MaxBodyBytes
 // maxReferences bounds the references of one kept state: one per secrets entry at most.
 const maxReferences = request.MaxSecrets
 
-// Reference is one Key Vault reference of a kept document.
+// Reference is one Key Vault reference of a kept document. Its JSON form is
+// the one both the stored kept state (schema 1) and the state show command use.
 type Reference struct {
-	Field    string // where it was written, e.g. "secrets[1]"
-	Key      string // the synchronizationSecret key, e.g. "SecretToken"
-	Vault    string // the vault's host, lower-case, e.g. "contoso-kv.vault.azure.net"
-	Name     string // the secret's name as written (Key Vault names are case-insensitive)
-	Version  string // the version the document pins, "" when it follows the current one
-	Resolved string // the version the last save read
+	Field    string `json:"field"`              // where it was written, e.g. "secrets[1]"
+	Key      string `json:"key"`                // the synchronizationSecret key, e.g. "SecretToken"
+	Vault    string `json:"vault"`              // the vault's host, lower-case, e.g. "contoso-kv.vault.azure.net"
+	Name     string `json:"name"`               // the secret's name as written (Key Vault names are case-insensitive)
+	Version  string `json:"version,omitempty"`  // the version the document pins, "" when it follows the current one
+	Resolved string `json:"resolved,omitempty"` // the version the last save read
 }
 
 // Kept is the desired state of one service principal.
@@ -60,18 +61,9 @@ type keptJSON struct {
 	Schema             int             `json:"schema"`
 	ServicePrincipalID string          `json:"servicePrincipalId"`
 	Document           json.RawMessage `json:"document"`
-	References         []referenceJSON `json:"references"`
+	References         []Reference     `json:"references"`
 	SavedAt            time.Time       `json:"savedAt"`
 	GraphRequestID     string          `json:"graphRequestId,omitempty"`
-}
-
-type referenceJSON struct {
-	Field    string `json:"field"`
-	Key      string `json:"key"`
-	Vault    string `json:"vault"`
-	Name     string `json:"name"`
-	Version  string `json:"version,omitempty"`
-	Resolved string `json:"resolved,omitempty"`
 }
 
 // encode validates k and returns its stored form.
@@ -87,12 +79,9 @@ func encode(k *Kept) ([]byte, error) {
 		Schema:             schemaVersion,
 		ServicePrincipalID: k.ServicePrincipalID,
 		Document:           doc.Bytes(),
-		References:         make([]referenceJSON, len(k.References)),
+		References:         append([]Reference{}, k.References...),
 		SavedAt:            k.SavedAt.UTC(),
 		GraphRequestID:     k.GraphRequestID,
-	}
-	for i, r := range k.References {
-		kj.References[i] = referenceJSON(r)
 	}
 	var out bytes.Buffer
 	enc := json.NewEncoder(&out)
@@ -131,10 +120,7 @@ func decode(data []byte) (*Kept, error) {
 		GraphRequestID:     kj.GraphRequestID,
 	}
 	if len(kj.References) > 0 {
-		k.References = make([]Reference, len(kj.References))
-		for i, r := range kj.References {
-			k.References[i] = Reference(r)
-		}
+		k.References = kj.References
 	}
 	if err := check(k); err != nil {
 		return nil, err

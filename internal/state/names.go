@@ -80,14 +80,8 @@ func isVaultHost(s string) bool {
 		return false
 	}
 	for _, l := range labels {
-		if len(l) == 0 || len(l) > 63 || l[0] == '-' || l[len(l)-1] == '-' {
+		if l == "" || l[0] == '-' || l[len(l)-1] == '-' || !madeOf(l, 63, isLowerLabelByte) {
 			return false
-		}
-		for i := 0; i < len(l); i++ {
-			c := l[i]
-			if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-') {
-				return false
-			}
 		}
 	}
 	return true
@@ -96,29 +90,34 @@ func isVaultHost(s string) bool {
 // isSecretName reports whether s follows Key Vault's rule for object names: 1 to 127 ASCII
 // letters, digits and hyphens.
 func isSecretName(s string) bool {
-	if len(s) == 0 || len(s) > 127 {
+	return madeOf(s, 127, func(c byte) bool { return isAlnum(c) || c == '-' })
+}
+
+// isVersion reports whether s can be a Key Vault object version: 1 to 64 ASCII letters and
+// digits (Key Vault issues 32 lower-case hex digits).
+func isVersion(s string) bool {
+	return madeOf(s, 64, isAlnum)
+}
+
+// madeOf reports whether s is 1 to max bytes, each one that ok accepts.
+func madeOf(s string, max int, ok func(byte) bool) bool {
+	if len(s) == 0 || len(s) > max {
 		return false
 	}
 	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-') {
+		if !ok(s[i]) {
 			return false
 		}
 	}
 	return true
 }
 
-// isVersion reports whether s can be a Key Vault object version: 1 to 64 ASCII letters and
-// digits (Key Vault issues 32 lower-case hex digits).
-func isVersion(s string) bool {
-	if len(s) == 0 || len(s) > 64 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9') {
-			return false
-		}
-	}
-	return true
+// isAlnum reports whether c is an ASCII letter or digit.
+func isAlnum(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
+}
+
+// isLowerLabelByte reports whether c may appear in a lower-case DNS label.
+func isLowerLabelByte(c byte) bool {
+	return 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-'
 }

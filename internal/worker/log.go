@@ -6,12 +6,12 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/messaging/azservicebus"
 
-	"github.com/putsecrets/putsecrets/internal/queue"
+	"github.com/putsecrets/putsecrets/internal/settle"
 )
 
 // logMessage writes the one line per message of CONTRACT.md §7, with the
 // field names of the function's invocation lines. It never logs the body.
-func (w *worker) logMessage(m *azservicebus.ReceivedMessage, d queue.Decision, start time.Time, settleErr error) {
+func (w *worker) logMessage(m *azservicebus.ReceivedMessage, d settle.Decision, start time.Time, settleErr error) {
 	status := http.StatusOK
 	p := d.LogProblem()
 	if p != nil {
@@ -36,7 +36,7 @@ func (w *worker) logMessage(m *azservicebus.ReceivedMessage, d queue.Decision, s
 	if d.OutcomeErr != nil {
 		attrs = append(attrs, "outcomeError", d.OutcomeErr.Error())
 	}
-	if d.Settle != queue.Complete {
+	if d.Settle != settle.Complete {
 		attrs = append(attrs, "reason", d.Reason)
 	}
 	if p != nil {

@@ -1,6 +1,6 @@
 // Package worker is the `handler worker` command's engine: a standalone
 // Service Bus receiver that processes request messages exactly as the
-// PutSecretsFromQueue function does (queue.Processor) and settles each one
+// PutSecretsFromQueue function does (settle.Processor) and settles each one
 // itself, for Container Apps or Kubernetes with KEDA.
 //
 //   - Concurrency bounds the messages processed at once (without sessions) or
@@ -35,7 +35,8 @@ import (
 	"github.com/Azure/go-amqp"
 
 	"github.com/putsecrets/putsecrets/internal/follow"
-	"github.com/putsecrets/putsecrets/internal/queue"
+	"github.com/putsecrets/putsecrets/internal/request"
+	"github.com/putsecrets/putsecrets/internal/settle"
 )
 
 // Defaults.
@@ -63,7 +64,7 @@ type Options struct {
 	// Queue is the request queue.
 	Queue string
 	// Processor does the work; the same one the function uses.
-	Processor *queue.Processor
+	Processor *settle.Processor
 	// Logger receives one JSON line per message and the worker's life events.
 	Logger *slog.Logger
 	// Concurrency bounds the messages (or, with Sessions, the sessions)
@@ -333,9 +334,9 @@ func (w *worker) handle(ctx context.Context, s settler, m *azservicebus.Received
 	defer cancelSettle()
 	var err error
 	switch d.Settle {
-	case queue.Complete:
+	case settle.Complete:
 		err = s.CompleteMessage(sctx, m, nil)
-	case queue.DeadLetter:
+	case settle.DeadLetter:
 		err = s.DeadLetterMessage(sctx, m, &azservicebus.DeadLetterOptions{Reason: &d.Reason, ErrorDescription: &d.Description})
 	default:
 		err = s.AbandonMessage(sctx, m, nil)
@@ -388,8 +389,8 @@ func (w *worker) keepLocked(ctx context.Context, what, id string, until time.Tim
 }
 
 // MessageOf is the request message a received message carries.
-func MessageOf(m *azservicebus.ReceivedMessage) queue.Message {
-	return queue.Message{
+func MessageOf(m *azservicebus.ReceivedMessage) request.Message {
+	return request.Message{
 		Body:             m.Body,
 		MessageID:        m.MessageID,
 		CorrelationID:    deref(m.CorrelationID),

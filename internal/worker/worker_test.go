@@ -18,9 +18,9 @@ import (
 	"github.com/putsecrets/putsecrets/internal/config"
 	"github.com/putsecrets/putsecrets/internal/problem"
 	"github.com/putsecrets/putsecrets/internal/provision"
-	"github.com/putsecrets/putsecrets/internal/queue"
 	"github.com/putsecrets/putsecrets/internal/request"
 	"github.com/putsecrets/putsecrets/internal/servicebus"
+	"github.com/putsecrets/putsecrets/internal/settle"
 	"github.com/putsecrets/putsecrets/standin/sbbroker"
 )
 
@@ -100,7 +100,7 @@ type env struct {
 	b    *sbbroker.Broker
 	sb   *servicebus.Client
 	fake *fake
-	proc *queue.Processor
+	proc *settle.Processor
 	logs *syncBuffer
 }
 
@@ -119,7 +119,7 @@ func setup(t *testing.T) *env {
 	b.CreateQueue("results", sbbroker.QueueOptions{})
 	b.CreateQueue("replies", sbbroker.QueueOptions{})
 	f := newFake()
-	return &env{b: b, sb: c, fake: f, proc: queue.NewProcessor(f, queue.Options{Outcomes: c, ResultsQueue: "results"}), logs: &syncBuffer{}}
+	return &env{b: b, sb: c, fake: f, proc: settle.NewProcessor(f, settle.Options{Outcomes: c, ResultsQueue: "results"}), logs: &syncBuffer{}}
 }
 
 // start runs the worker until the returned stop is called; stop returns Run's error.
@@ -179,7 +179,7 @@ func TestSettlements(t *testing.T) {
 	e := setup(t)
 	ctx := testContext(t)
 	e.b.CreateQueue("requests", sbbroker.QueueOptions{MaxDeliveryCount: 5})
-	e.proc = queue.NewProcessor(e.fake, queue.Options{Outcomes: e.sb}) // no results queue: a bad request has nowhere to go
+	e.proc = settle.NewProcessor(e.fake, settle.Options{Outcomes: e.sb}) // no results queue: a bad request has nowhere to go
 	good, flaky := msg("good", "ok", ""), msg("flaky", "flaky", "")
 	good.ReplyTo, flaky.ReplyTo = ptr("replies"), ptr("replies")
 	e.send(ctx, t, "requests", good, msg("bad", "bad", ""), flaky)

@@ -1,4 +1,4 @@
-package queue
+package settle
 
 import (
 	"context"
@@ -71,7 +71,7 @@ func TestProcess(t *testing.T) {
 		results   string
 		noPub     bool
 		pubErr    error
-		msg       Message
+		msg       request.Message
 		settle    Settlement
 		to        string // outcome destination, "" for none sent
 		subject   string
@@ -84,47 +84,47 @@ func TestProcess(t *testing.T) {
 		{name: "success without destination completes", put: putter{res: saved()}, settle: Complete},
 		{
 			name: "success to ReplyTo", put: putter{res: saved()}, results: "results",
-			msg:    Message{MessageID: "m1", CorrelationID: "build-7", ReplyTo: "replies", ReplyToSessionID: "s-1"},
+			msg:    request.Message{MessageID: "m1", CorrelationID: "build-7", ReplyTo: "replies", ReplyToSessionID: "s-1"},
 			settle: Complete, to: "replies", subject: SubjectSucceeded, status: 200, corr: "build-7", session: "s-1",
 		},
 		{
 			name: "success to the results queue, correlated by MessageId", put: putter{res: saved()}, results: "results",
-			msg:    Message{MessageID: "m1"},
+			msg:    request.Message{MessageID: "m1"},
 			settle: Complete, to: "results", subject: SubjectSucceeded, status: 200, corr: "m1",
 		},
 		{
 			name: "invalid request with a destination is reported and completed", put: putter{res: &provision.Result{}, err: invalid},
-			msg:    Message{MessageID: "m2", ReplyTo: "replies"},
+			msg:    request.Message{MessageID: "m2", ReplyTo: "replies"},
 			settle: Complete, to: "replies", subject: SubjectFailed, status: 400, corr: "m2", reason: "Invalid request",
 		},
 		{
 			name: "policy refusal to the results queue", put: putter{res: &provision.Result{}, err: refused}, results: "results",
-			msg:    Message{MessageID: "m3"},
+			msg:    request.Message{MessageID: "m3"},
 			settle: Complete, to: "results", subject: SubjectFailed, status: 403, corr: "m3", reason: "Refused by policy",
 		},
 		{
 			name: "permanent failure without destination dead-letters", put: putter{res: learnt(), err: invalid},
-			msg: Message{MessageID: "m4"}, settle: DeadLetter, reason: "Invalid request",
+			msg: request.Message{MessageID: "m4"}, settle: DeadLetter, reason: "Invalid request",
 		},
 		{
 			name: "transient failure abandons and publishes nothing", put: putter{res: learnt(), err: problem.New(503, "Graph throttled")},
-			results: "results", msg: Message{MessageID: "m5", ReplyTo: "replies"}, settle: Abandon, reason: "A dependency is unavailable",
+			results: "results", msg: request.Message{MessageID: "m5", ReplyTo: "replies"}, settle: Abandon, reason: "A dependency is unavailable",
 		},
 		{
 			name: "internal error is transient", put: putter{res: learnt(), err: errors.New("boom")},
-			results: "results", msg: Message{MessageID: "m6"}, settle: Abandon, reason: "Internal error",
+			results: "results", msg: request.Message{MessageID: "m6"}, settle: Abandon, reason: "Internal error",
 		},
 		{
 			name: "success whose outcome cannot be sent abandons", put: putter{res: saved()}, pubErr: errors.New("amqp:not-found"),
-			msg: Message{MessageID: "m7", ReplyTo: "gone"}, settle: Abandon, reason: "Outcome not sent",
+			msg: request.Message{MessageID: "m7", ReplyTo: "gone"}, settle: Abandon, reason: "Outcome not sent",
 		},
 		{
 			name: "permanent failure whose outcome cannot be sent abandons", put: putter{res: learnt(), err: invalid}, pubErr: errors.New("amqp:not-found"),
-			msg: Message{MessageID: "m8", ReplyTo: "gone"}, settle: Abandon, reason: "Outcome not sent",
+			msg: request.Message{MessageID: "m8", ReplyTo: "gone"}, settle: Abandon, reason: "Outcome not sent",
 		},
 		{
 			name: "destination without a Service Bus connection abandons", put: putter{res: saved()}, noPub: true, results: "results",
-			msg: Message{MessageID: "m9"}, settle: Abandon, reason: "Outcome not sent",
+			msg: request.Message{MessageID: "m9"}, settle: Abandon, reason: "Outcome not sent",
 		},
 	}
 	for _, tt := range tests {
@@ -187,7 +187,7 @@ func TestProcess(t *testing.T) {
 // TestOutcomeGolden pins the outcome message format: properties and body.
 func TestOutcomeGolden(t *testing.T) {
 	t.Parallel()
-	msg := Message{MessageID: "req-1", CorrelationID: "build-7", ReplyTo: "replies", ReplyToSessionID: "pipeline-42"}
+	msg := request.Message{MessageID: "req-1", CorrelationID: "build-7", ReplyTo: "replies", ReplyToSessionID: "pipeline-42"}
 	bad := problem.From(&request.Error{Problems: []request.Problem{
 		{Field: "secrets[0].secretUri", Message: `vault "evil-kv" is not in PUTSECRETS_ALLOWED_VAULTS`, Policy: true},
 	}})
@@ -196,7 +196,7 @@ func TestOutcomeGolden(t *testing.T) {
 		o    *Outcome
 	}{
 		{"outcome-succeeded", NewOutcome("replies", msg, saved(), nil)},
-		{"outcome-dry-run", NewOutcome("results", Message{MessageID: "req-2"},
+		{"outcome-dry-run", NewOutcome("results", request.Message{MessageID: "req-2"},
 			&provision.Result{ServicePrincipalID: sp, Status: provision.StatusDryRun, APIVersion: "beta", Keys: []string{"BaseAddress"}, DurationMs: 12}, nil)},
 		{"outcome-failed", NewOutcome("replies", msg, &provision.Result{}, bad)},
 	}
@@ -233,7 +233,7 @@ func TestDescriptionBounded(t *testing.T) {
 	for range 100 {
 		probs = append(probs, request.Problem{Field: "secrets[0].key", Message: strings.Repeat("é", 40)})
 	}
-	d := NewProcessor(putter{err: &request.Error{Problems: probs}}, Options{}).Process(context.Background(), Message{})
+	d := NewProcessor(putter{err: &request.Error{Problems: probs}}, Options{}).Process(context.Background(), request.Message{})
 	if d.Settle != DeadLetter {
 		t.Fatalf("settle = %s", d.Settle)
 	}
@@ -260,7 +260,7 @@ func TestServiceBusErrorScrubbed(t *testing.T) {
 	t.Parallel()
 	const v = "sb-echoed-token-3f9a0c7e1b"
 	pub := &publisher{err: errors.New("amqp: link detached: message had " + strings.ReplaceAll(v[:18], "-", "%2D"))}
-	d := NewProcessor(scrubbingPutter{v}, Options{Outcomes: pub, ResultsQueue: "results"}).Process(t.Context(), Message{MessageID: "m1"})
+	d := NewProcessor(scrubbingPutter{v}, Options{Outcomes: pub, ResultsQueue: "results"}).Process(t.Context(), request.Message{MessageID: "m1"})
 	if d.Settle != Abandon || d.OutcomeErr == nil {
 		t.Fatalf("settle %s, outcome error %v; want abandon for a failed publish", d.Settle, d.OutcomeErr != nil)
 	}

@@ -1,4 +1,4 @@
-package queue
+package settle
 
 import (
 	"encoding/json"
@@ -6,6 +6,7 @@ import (
 
 	"github.com/putsecrets/putsecrets/internal/problem"
 	"github.com/putsecrets/putsecrets/internal/provision"
+	"github.com/putsecrets/putsecrets/internal/request"
 )
 
 // Outcome subjects (the message's Subject, also called Label).
@@ -53,7 +54,7 @@ type Outcome struct {
 
 // NewOutcome builds the outcome of a request message for the destination to:
 // a success when prob is nil, else a failure.
-func NewOutcome(to string, m Message, res *provision.Result, prob *problem.Problem) *Outcome {
+func NewOutcome(to string, m request.Message, res *provision.Result, prob *problem.Problem) *Outcome {
 	if res == nil {
 		res = &provision.Result{}
 	}

@@ -1,4 +1,4 @@
-package queue
+package settle
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/putsecrets/putsecrets/internal/provision"
+	"github.com/putsecrets/putsecrets/internal/request"
 )
 
 // countingPutter counts its calls and answers every Put with a success.
@@ -44,7 +45,7 @@ func TestReplyToOwnQueueRefused(t *testing.T) {
 			put, pub := &countingPutter{}, &publisher{}
 			proc := NewProcessor(put, Options{Outcomes: pub, ResultsQueue: tt.results,
 				RequestQueue: "putsecrets-requests", EventsQueue: "putsecrets-kv-events"})
-			d := proc.Process(context.Background(), Message{MessageID: "m1", ReplyTo: tt.replyTo, ReplyToSessionID: "s-1"})
+			d := proc.Process(context.Background(), request.Message{MessageID: "m1", ReplyTo: tt.replyTo, ReplyToSessionID: "s-1"})
 			if d.Settle != tt.settle {
 				t.Errorf("settle = %s, want %s", d.Settle, tt.settle)
 			}

@@ -1,4 +1,4 @@
-// Package queue decides what happens to one request message: the processing
+// Package settle decides what happens to one request message: the processing
 // shared by the PutSecretsFromQueue function and the worker command
 // (CONTRACT.md §4). The function turns a Decision into its answer to the
 // Functions host; the worker turns it into a settlement.
@@ -10,7 +10,7 @@
 //	permanent (400/403/404/422/502)    → outcome PutSecrets.Failed, Complete; without a destination, DeadLetter
 //	transient (503/500)                → Abandon: Service Bus redelivers, and dead-letters after MaxDeliveryCount
 //	outcome could not be sent          → Abandon: the request is redelivered, so an outcome is never lost
-package queue
+package settle
 
 import (
 	"context"
@@ -21,25 +21,13 @@ import (
 
 	"github.com/putsecrets/putsecrets/internal/problem"
 	"github.com/putsecrets/putsecrets/internal/provision"
+	"github.com/putsecrets/putsecrets/internal/request"
 	"github.com/putsecrets/putsecrets/internal/secret"
 )
 
 // Publisher sends outcome messages (internal/servicebus implements it).
 type Publisher interface {
 	Publish(ctx context.Context, o *Outcome) error
-}
-
-// Message is a request message, however it was received. Properties a body
-// field shadowed in the Functions host's metadata arrive empty (see
-// envelope.Message.Shadowed), so a forged ReplyTo cannot redirect an outcome.
-type Message struct {
-	Body             []byte
-	MessageID        string
-	CorrelationID    string
-	ReplyTo          string
-	ReplyToSessionID string
-	SessionID        string
-	DeliveryCount    int
 }
 
 // Settlement is what should happen to the message.
@@ -135,7 +123,7 @@ const maxDescription = 4096
 // The invocation's secret.Scrubber rides in ctx (attached here when absent),
 // so the Service Bus error of a failed publish is scrubbed like the
 // request's own errors.
-func (p *Processor) Process(ctx context.Context, m Message) Decision {
+func (p *Processor) Process(ctx context.Context, m request.Message) Decision {
 	ctx, scrubber := secret.WithScrubber(ctx)
 	if prob := p.checkReplyTo(m.ReplyTo); prob != nil {
 		// Refused before anything is read or sent; the outcome goes to the
@@ -156,7 +144,7 @@ func (p *Processor) Process(ctx context.Context, m Message) Decision {
 
 // settle publishes the outcome of a processed message where a destination
 // exists and decides the settlement; prob is nil for a success.
-func (p *Processor) settle(ctx context.Context, scrubber *secret.Scrubber, m Message, res *provision.Result, prob *problem.Problem) Decision {
+func (p *Processor) settle(ctx context.Context, scrubber *secret.Scrubber, m request.Message, res *provision.Result, prob *problem.Problem) Decision {
 	d := Decision{Settle: Complete, Result: res, Scrubber: scrubber}
 	if prob != nil {
 		d.Problem, d.Reason, d.Description = prob, prob.Doc.Title, describe(prob)
@@ -201,7 +189,7 @@ func (p *Processor) checkReplyTo(replyTo string) *problem.Problem {
 
 // destination is where the outcome goes: the message's ReplyTo, else the
 // results queue, else nowhere.
-func (p *Processor) destination(m Message) string {
+func (p *Processor) destination(m request.Message) string {
 	if to := strings.TrimSpace(m.ReplyTo); to != "" {
 		return to
 	}
