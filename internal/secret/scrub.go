@@ -179,7 +179,8 @@ func newMatcher(values []string) *matcher {
 		// where a form of it is shorter than k).
 		whole := utf8.RuneCountInString(v) < MinPiece
 		json1 := jsonEscape(v)
-		variants := []string{v, json1, jsonEscape(json1), url.PathEscape(v), url.QueryEscape(v),
+		jsonPlain := jsonEscapeHTML(v, false)
+		variants := []string{v, json1, jsonEscape(json1), jsonPlain, jsonEscapeHTML(jsonPlain, false), url.PathEscape(v), url.QueryEscape(v),
 			url.PathEscape(url.PathEscape(v)), url.QueryEscape(url.QueryEscape(v))}
 		for _, e := range variants {
 			m.forms[formRaw].add(m.seed, canonicalize(e, false).b, k, whole)
@@ -283,7 +284,12 @@ func (m *matcher) scrub(text string) string {
 
 // jsonEscape is v as the inside of a JSON string, as encoding/json writes it
 // with HTML escaping (the superset of both settings' escapes).
-func jsonEscape(v string) string {
+func jsonEscape(v string) string { return jsonEscapeHTML(v, true) }
+
+// jsonEscapeHTML is v as the inside of a JSON string, with <, >, & and the
+// line separators written as \u escapes when html (encoding/json's default),
+// as they are otherwise (SetEscapeHTML(false), as most services write).
+func jsonEscapeHTML(v string, html bool) string {
 	var b strings.Builder
 	for _, r := range v {
 		switch r {
@@ -298,6 +304,10 @@ func jsonEscape(v string) string {
 		case '\t':
 			b.WriteString(`\t`)
 		case '<', '>', '&', '\u2028', '\u2029':
+			if !html {
+				b.WriteRune(r)
+				continue
+			}
 			b.WriteString(`\u` + hex4Of(r))
 		default:
 			if r < 0x20 {
