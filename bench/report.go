@@ -289,7 +289,7 @@ func (r *report) targets(w func(string, ...any)) {
 	}
 	if r.ColdHandler != nil {
 		h, b := durSummary(r.ColdHandler.Ready), durSummary(r.ColdBare.Ready)
-		w("| cold start to first GET / answer / bare server's | ≤ %.0f × | %.2f × (%.1f ms vs %.1f ms) | %s |",
+		w("| cold start to first GET / answer / bare server's | ≤ %.1f × | %.2f × (%.1f ms vs %.1f ms) | %s |",
 			targetColdRatio, h.Median/b.Median, h.Median, b.Median, check(h.Median/b.Median <= targetColdRatio))
 	}
 	if r.MemHandler != nil {
