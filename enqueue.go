@@ -29,7 +29,7 @@ type enqueued struct {
 
 // runEnqueue validates a request document with the functions' own parser and
 // policy and, only when it is valid, sends it to the request queue
-// (CONTRACT.md §6). The body is the document's bytes as given.
+// (docs/contract.md §6). The body is the document's bytes as given.
 func runEnqueue(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := newFlags("enqueue", stderr)
 	file := fs.String("file", "-", "request document to send (- for standard input)")

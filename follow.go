@@ -10,7 +10,7 @@ import (
 
 // stateStore is the kept-state store of PUTSECRETS_STATE_URL on the app's
 // credential and the shared HTTP client, built once without network I/O;
-// nil when no state store is configured (CONTRACT.md §8: follow is refused
+// nil when no state store is configured (docs/contract.md §8: follow is refused
 // and the §8 functions say so).
 func (w *wiring) stateStore() (*state.Store, error) {
 	if w.cfg.StateURL == "" || w.state != nil {

@@ -41,7 +41,7 @@ func (w *wiring) reconciler(sender follow.Sender) (*follow.Reconciler, error) {
 }
 
 // runReconcile is `handler reconcile`: one run of what the Reconcile function
-// does (CONTRACT.md §6, §8), for a scheduler outside Functions such as a
+// does (docs/contract.md §6, §8), for a scheduler outside Functions such as a
 // Container Apps job, with the functions' settings and bounded by the same
 // invocation timeout. Its log lines (JSON) go to stdout; it exits non-zero
 // when the run could not start or anything in it failed, so that the

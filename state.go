@@ -18,7 +18,7 @@ import (
 
 const stateUsage = "usage: handler state list | show ID | forget ID [--state-url URL]"
 
-// runState is `handler state` (CONTRACT.md §6): it lists, shows or forgets
+// runState is `handler state` (docs/contract.md §6): it lists, shows or forgets
 // the kept desired states of followed service principals, for operators,
 // with the caller's own credential (credential.New: the managed identity
 // where one is, else the Azure CLI or Azure Developer CLI login), in the

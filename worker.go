@@ -11,7 +11,7 @@ import (
 )
 
 // runWorker receives from the request queue and processes each message as
-// the PutSecretsFromQueue function does, settling it itself (CONTRACT.md
+// the PutSecretsFromQueue function does, settling it itself (docs/contract.md
 // §6), until ctx ends (SIGTERM); then it drains: no new messages, the ones
 // in flight finish and are settled.
 func runWorker(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {

@@ -246,7 +246,7 @@ func encode(t testing.TB, doc any) []byte {
 	return b
 }
 
-// answer is the success document of CONTRACT.md §3.
+// answer is the success document of docs/contract.md §3.
 type answer struct {
 	ServicePrincipalID string   `json:"servicePrincipalId"`
 	Status             string   `json:"status"`
@@ -256,7 +256,7 @@ type answer struct {
 	DurationMs         *int64   `json:"durationMs"`
 }
 
-// problemDoc is the failure document of CONTRACT.md §3.
+// problemDoc is the failure document of docs/contract.md §3.
 type problemDoc struct {
 	Type   string `json:"type"`
 	Title  string `json:"title"`

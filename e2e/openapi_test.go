@@ -186,7 +186,7 @@ func (d apiDoc) validateResponse(ctx context.Context, in *openapi3filter.Request
 }
 
 // TestOpenAPIMatchesAnswers sends the real handler, behind the emulated
-// host, a request for every answer of CONTRACT.md §3 and checks each request
+// host, a request for every answer of docs/contract.md §3 and checks each request
 // and each answer against the OpenAPI document (and its Swagger 2.0 copy).
 func TestOpenAPIMatchesAnswers(t *testing.T) {
 	t.Parallel()

@@ -15,7 +15,7 @@ import (
 	"github.com/putsecrets/putsecrets/standin/keyvault"
 )
 
-// TestHTTPPutSecrets sends CONTRACT.md §2's example through the HTTP function.
+// TestHTTPPutSecrets sends docs/contract.md §2's example through the HTTP function.
 func TestHTTPPutSecrets(t *testing.T) {
 	t.Parallel()
 	f := start(t, nil)
@@ -226,7 +226,7 @@ func TestClouds(t *testing.T) {
 	}
 }
 
-// TestStatuses covers every status of CONTRACT.md §3 (the Easy Auth role
+// TestStatuses covers every status of docs/contract.md §3 (the Easy Auth role
 // case belongs to caller authorization).
 func TestStatuses(t *testing.T) {
 	t.Parallel()

@@ -174,7 +174,7 @@ func TestValidationRefused(t *testing.T) {
 	}
 }
 
-// TestDryRunSendsNothing: a dry run sends nothing to Graph (CONTRACT.md §2),
+// TestDryRunSendsNothing: a dry run sends nothing to Graph (docs/contract.md §2),
 // validation and job follow-up included.
 func TestDryRunSendsNothing(t *testing.T) {
 	t.Parallel()

@@ -1,4 +1,4 @@
-# Following Key Vault (CONTRACT.md §8): the vault's secret events reach the
+# Following Key Vault (docs/contract.md §8): the vault's secret events reach the
 # events queue through an Event Grid system topic on the vault, delivered
 # with the topic's own managed identity (no SAS, no webhook endpoint).
 #

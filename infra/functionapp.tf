@@ -8,7 +8,7 @@ resource "azurerm_service_plan" "main" {
 }
 
 locals {
-  # Every setting of CONTRACT.md §5 plus the identity-based connections. No
+  # Every setting of docs/contract.md §5 plus the identity-based connections. No
   # value here is a key, a SAS or a connection string carrying a secret.
   app_settings = merge(
     {

@@ -26,7 +26,7 @@ resource "azurerm_role_assignment" "service_bus_data_sender" {
   principal_type       = "ServicePrincipal"
 }
 
-# Requests the app sends itself (CONTRACT.md §8): PutSecretsFromKeyVault and
+# Requests the app sends itself (docs/contract.md §8): PutSecretsFromKeyVault and
 # Reconcile send kept documents to the request queue.
 resource "azurerm_role_assignment" "service_bus_request_sender" {
   scope                = azurerm_servicebus_queue.requests.id

@@ -22,7 +22,7 @@ resource "azurerm_storage_container" "deployment" {
   container_access_type = "private"
 }
 
-# Kept desired states of followed service principals (CONTRACT.md §8,
+# Kept desired states of followed service principals (docs/contract.md §8,
 # PUTSECRETS_STATE_URL). The identity's Storage Blob Data Owner on the host
 # account already covers it: no role of its own.
 resource "azurerm_storage_container" "state" {

@@ -32,7 +32,7 @@ variable "azuread_environment" {
 }
 
 variable "graph_endpoint" {
-  description = "Microsoft Graph endpoint of that cloud (CONTRACT.md §5), used to add and remove owners."
+  description = "Microsoft Graph endpoint of that cloud (docs/contract.md §5), used to add and remove owners."
   type        = string
   default     = "https://graph.microsoft.com"
 

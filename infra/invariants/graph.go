@@ -14,7 +14,7 @@ import (
 // microsoftGraphAppID is Microsoft Graph's appId in every tenant.
 const microsoftGraphAppID = "00000003-0000-0000-c000-000000000000"
 
-// graphRoleIDs are the app role IDs (AZURE-FACTS.md §2) that must be looked
+// graphRoleIDs are the app role IDs (docs/platform.md §2) that must be looked
 // up by value, never written down.
 var graphRoleIDs = map[string]string{
 	"18a4783c-866b-4cc7-a460-3d5e5662c884": "Application.ReadWrite.OwnedBy",

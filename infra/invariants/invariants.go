@@ -31,7 +31,7 @@ type RoleAssignment struct {
 	Principal string
 }
 
-// RequiredRoles are the identity's roles (AZURE-FACTS.md §4) and the Event
+// RequiredRoles are the identity's roles (docs/platform.md §4) and the Event
 // Grid system topic's one role, each on its narrowest scope.
 var RequiredRoles = []RoleAssignment{
 	{"Storage Blob Data Owner", "azurerm_storage_account.host.id", identityPrincipal},
@@ -45,7 +45,7 @@ var RequiredRoles = []RoleAssignment{
 }
 
 // keyVaultEventTypes are the events the system topic's subscription must
-// deliver, and no others (CONTRACT.md §8).
+// deliver, and no others (docs/contract.md §8).
 var keyVaultEventTypes = []string{
 	"Microsoft.KeyVault.SecretNewVersionCreated",
 	"Microsoft.KeyVault.SecretNearExpiry",
@@ -89,7 +89,7 @@ func contains(want string) func(string) error {
 	}
 }
 
-// RequiredSettings are CONTRACT.md §5's settings plus the identity-based
+// RequiredSettings are docs/contract.md §5's settings plus the identity-based
 // connections of the host, Service Bus and Application Insights.
 var RequiredSettings = []Setting{
 	{Name: "PUTSECRETS_ALLOWED_VAULTS"},

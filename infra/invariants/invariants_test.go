@@ -36,7 +36,7 @@ func TestGraphPermissionsInvariants(t *testing.T) {
 	}
 }
 
-// TestSettingsCoverContract pins RequiredSettings to CONTRACT.md §5 and the
+// TestSettingsCoverContract pins RequiredSettings to docs/contract.md §5 and the
 // deployment's identity settings, so that weakening the list is visible in review.
 func TestSettingsCoverContract(t *testing.T) {
 	t.Parallel()

@@ -69,7 +69,7 @@ func TestMutationsAreCaught(t *testing.T) {
 			replace("roles.tf", `role_definition_name = "Monitoring Metrics Publisher"`, `role_definition_name = "Contributor"`),
 			`"Contributor" on azurerm_application_insights.main.id: broader than it needs`},
 
-		// Following Key Vault (CONTRACT.md §8): every new resource, role and
+		// Following Key Vault (docs/contract.md §8): every new resource, role and
 		// scope, dropped or widened.
 		{"state container dropped", mainDir,
 			removeBlock("storage.tf", "resource", "azurerm_storage_container", "state"),

@@ -112,7 +112,7 @@ run "defaults" {
       azurerm_function_app_flex_consumption.main.app_settings["PUTSECRETS_STATE_URL"] == "https://stpstest.blob.core.windows.net/putsecrets-state",
       azurerm_function_app_flex_consumption.main.app_settings["PUTSECRETS_RECONCILE_SCHEDULE"] == "0 0 3 * * *",
     ])
-    error_message = "the settings for following Key Vault (CONTRACT.md §8) have the wrong values"
+    error_message = "the settings for following Key Vault (docs/contract.md §8) have the wrong values"
   }
   assert {
     condition = alltrue([

@@ -3,7 +3,7 @@
 // DNS suffixes.
 //
 // azcore/cloud knows only the login hosts; the Graph endpoints and the Key
-// Vault and Storage suffixes per cloud are ours to map (CONTRACT.md §5).
+// Vault and Storage suffixes per cloud are ours to map (docs/contract.md §5).
 package cloud
 
 import (
@@ -30,7 +30,7 @@ type Cloud struct {
 	SDK azcloud.Configuration
 }
 
-// The four clouds of CONTRACT.md §5.
+// The four clouds of docs/contract.md §5.
 var (
 	Public          = Cloud{Name: "AzurePublic", Graph: "https://graph.microsoft.com", Authority: "login.microsoftonline.com", KeyVaultSuffix: "vault.azure.net", StorageSuffix: "core.windows.net", SDK: azcloud.AzurePublic}
 	USGovernment    = Cloud{Name: "AzureUSGovernment", Graph: "https://graph.microsoft.us", Authority: "login.microsoftonline.us", KeyVaultSuffix: "vault.usgovcloudapi.net", StorageSuffix: "core.usgovcloudapi.net", SDK: azcloud.AzureGovernment}

@@ -1,5 +1,5 @@
 // Package config reads the app settings (environment variables) of
-// CONTRACT.md §5 once, at start-up, and reports every problem at once, each
+// docs/contract.md §5 once, at start-up, and reports every problem at once, each
 // naming its setting. A setting never silently switches a check off or
 // makes a loop: a list that lists nothing, a blank role, a results queue
 // equal to the request or events queue, and any value the handler cannot use
@@ -91,7 +91,7 @@ type Config struct {
 	// StateURL is the blob container URL for kept desired states
 	// (PUTSECRETS_STATE_URL or its default in the host storage account),
 	// https and without a query; empty when none is known: then `follow` is
-	// refused and the CONTRACT.md §8 functions say so.
+	// refused and the docs/contract.md §8 functions say so.
 	StateURL string
 	// ReconcileSchedule is the six-field NCRONTAB schedule of Reconcile.
 	ReconcileSchedule string

@@ -5,7 +5,7 @@
 // It is the one place that knows the wire format: {"Data":…,"Metadata":…} in,
 // {"Outputs":…,"Logs":…,"ReturnValue":…} out. Past this package the rest of the
 // program sees typed structs. The quirks it absorbs are listed in
-// AZURE-FACTS.md §1: Service Bus bodies that arrive double-encoded,
+// docs/platform.md §1: Service Bus bodies that arrive double-encoded,
 // single-encoded, as an object or as base64; metadata scalars that are strings
 // holding JSON; message properties that a JSON body's own top-level fields may
 // have overwritten; HTTP bodies that are absent when the caller sent no

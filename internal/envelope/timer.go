@@ -14,7 +14,7 @@ import (
 const maxTimerBytes = 64 << 10
 
 // Timer is a timer trigger invocation: the .NET TimerInfo the host
-// serialises into Data.<binding> (AZURE-FACTS.md §6). Times the host leaves
+// serialises into Data.<binding> (docs/platform.md §6). Times the host leaves
 // out or writes in a form this package does not know are zero: a timer
 // invocation runs whatever its schedule status says.
 type Timer struct {

@@ -1,4 +1,4 @@
-// Package follow makes kept desired states follow Key Vault (CONTRACT.md §8):
+// Package follow makes kept desired states follow Key Vault (docs/contract.md §8):
 // it turns Key Vault events and reconcile runs into ordinary requests on the
 // request queue (Reapply), with MessageIds derived from what caused them
 // (MessageID) so that Service Bus duplicate detection drops a repeat, and it

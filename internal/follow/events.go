@@ -75,7 +75,7 @@ func (r *Result) LogAttrs() []any {
 	return append(a, "sent", r.Sent)
 }
 
-// Events handles Key Vault events (CONTRACT.md §8) for PutSecretsFromKeyVault
+// Events handles Key Vault events (docs/contract.md §8) for PutSecretsFromKeyVault
 // and the worker.
 type Events struct {
 	// Logger receives the expiry warnings (discarded when nil).

@@ -14,7 +14,7 @@ import (
 	"github.com/putsecrets/putsecrets/internal/state"
 )
 
-// Subjects of the expiry reports (CONTRACT.md §8).
+// Subjects of the expiry reports (docs/contract.md §8).
 const (
 	SubjectNearExpiry = "PutSecrets.SecretNearExpiry"
 	SubjectExpired    = "PutSecrets.SecretExpired"

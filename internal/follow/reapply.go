@@ -27,7 +27,7 @@ const contentType = "application/json"
 var messageIDSpace = uuid.MustParse("3f0c9a52-6b1e-4d7a-9c2f-8e5b1a7d4c60")
 
 // Reapply sends the kept document of k to the request queue as an ordinary
-// request (CONTRACT.md §8): MessageId = messageID, CorrelationId =
+// request (docs/contract.md §8): MessageId = messageID, CorrelationId =
 // correlationID, SessionId = the service principal ID, ContentType
 // application/json, body = k.Document exactly, scheduled for notBefore when
 // that lies in the future (ScheduledEnqueueTime).

@@ -21,7 +21,7 @@ import (
 )
 
 // SubjectJobQuarantined is the Subject of the report of a quarantined
-// synchronization job (CONTRACT.md §8).
+// synchronization job (docs/contract.md §8).
 const SubjectJobQuarantined = "PutSecrets.JobQuarantined"
 
 // DefaultReconcileConcurrency is how many reads (kept states, Key Vault,
@@ -50,7 +50,7 @@ type Jobs interface {
 	GetJob(ctx context.Context, apiVersion, servicePrincipalID, jobID string) (graph.GetJobResponse, error)
 }
 
-// Reconciler is one Reconcile run's dependencies (CONTRACT.md §8): for every
+// Reconciler is one Reconcile run's dependencies (docs/contract.md §8): for every
 // followed service principal it reads the current version of each
 // unversioned reference, sends the kept document to the request queue where
 // one moved on, and reports a quarantined job. It sends work to the queue

@@ -1,5 +1,5 @@
 // Package kvevent decodes the Key Vault events Event Grid delivers to the
-// events queue (CONTRACT.md §8, AZURE-FACTS.md §6): one event per message
+// events queue (docs/contract.md §8, docs/platform.md §6): one event per message
 // body, in the Event Grid schema or CloudEvents 1.0.
 //
 // Decoding is lenient where Key Vault is known to be sloppy: field names in

@@ -32,7 +32,7 @@ type failure struct {
 }
 
 // From maps err to its status and problem document. It is the only place
-// that decides a status (CONTRACT.md §3):
+// that decides a status (docs/contract.md §3):
 //
 //	400 invalid request (also one the graph client refused to send) · 403 refused by policy · 404 no such service principal
 //	422 secret missing/disabled, Graph rejected the payload or the credentials

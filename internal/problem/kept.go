@@ -8,7 +8,7 @@ import (
 )
 
 // NotKept marks a failure to keep, replace or forget a service principal's
-// desired state (CONTRACT.md §8) after its secrets were saved, or to read it
+// desired state (docs/contract.md §8) after its secrets were saved, or to read it
 // before (RequestID ""). It is always 503: a retry (the queue's redelivery,
 // or the caller's) does it all again, and saving the secrets again is
 // harmless. The document names Graph's request-id of the save and what the

@@ -1,5 +1,5 @@
 // Package problem turns every error the program can meet into the HTTP
-// status and RFC 9457 problem document of CONTRACT.md §3. From is the one
+// status and RFC 9457 problem document of docs/contract.md §3. From is the one
 // function that maps errors to statuses; nothing else decides a status.
 //
 // A problem document never holds a secret value: messages are built here
@@ -23,7 +23,7 @@ import (
 const ContentType = "application/problem+json"
 
 // Document is an RFC 9457 problem document with the extensions of
-// CONTRACT.md §3.
+// docs/contract.md §3.
 type Document struct {
 	Type       string       `json:"type"`
 	Title      string       `json:"title"`
@@ -68,7 +68,7 @@ type Problem struct {
 // Transient reports whether retrying the same request later may succeed: a
 // dependency was throttled or unavailable (503), or the failure is not
 // understood (500). Service Bus redelivers transient failures and settles
-// permanent ones (CONTRACT.md §4).
+// permanent ones (docs/contract.md §4).
 func (p *Problem) Transient() bool {
 	return p.Status == 503 || p.Status == 500
 }
@@ -239,7 +239,7 @@ func rank(status int) int {
 type kind struct{ typ, title string }
 
 // kinds gives each status the handler answers its problem type and title
-// (CONTRACT.md §3), in one table.
+// (docs/contract.md §3), in one table.
 var kinds = map[int]kind{
 	400: {"urn:putsecrets:problem:invalid-request", "Invalid request"},
 	403: {"urn:putsecrets:problem:refused-by-policy", "Refused by policy"},

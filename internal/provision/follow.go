@@ -22,7 +22,7 @@ type States interface {
 
 // keep applies the request's follow to the kept state once the save (and
 // the job follow-up) succeeded, and reports whether the document is now
-// kept (CONTRACT.md §8):
+// kept (docs/contract.md §8):
 //
 //   - follow: true keeps the document as given, with each reference's
 //     resolved version, the time and Graph's request-id;

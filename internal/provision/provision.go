@@ -32,7 +32,7 @@ const (
 	StatusDryRun = "dryRun"
 )
 
-// Result is the success answer of CONTRACT.md §3. It never holds a value.
+// Result is the success answer of docs/contract.md §3. It never holds a value.
 // On failure Put still returns what it learnt (service principal, keys) for
 // the log line and the outcome message.
 type Result struct {
@@ -46,7 +46,7 @@ type Result struct {
 	Job            *JobResult `json:"job,omitempty"`
 	GraphRequestID string     `json:"graphRequestId,omitempty"`
 	// Followed reports that the document is kept as the service
-	// principal's desired state after this save (CONTRACT.md §8).
+	// principal's desired state after this save (docs/contract.md §8).
 	Followed   bool  `json:"followed,omitempty"`
 	DurationMs int64 `json:"durationMs"`
 }
@@ -139,7 +139,7 @@ func New(policy *request.Policy, resolver *vault.Resolver, graphClient *graph.Cl
 //     the request's follow says (see keep).
 //
 // A dry run resolves and checks everything and sends nothing to Graph
-// (CONTRACT.md §2), so it neither validates, saves, touches the job nor
+// (docs/contract.md §2), so it neither validates, saves, touches the job nor
 // keeps a state. Errors are for problem.From; an error of step 3 says that
 // the secrets were saved, and one of step 4 is a 503 that says so too.
 //
@@ -346,7 +346,7 @@ func attachFields(err error, refs []vault.Ref, at []int, req *request.Request) e
 }
 
 // LogAttrs returns the result's fields for an invocation's log line, with
-// the names CONTRACT.md §7 and the README use. It holds no value. failed
+// the names docs/contract.md §7 and the README use. It holds no value. failed
 // leaves out the outcome word (the failure's own attributes say "failed").
 func (r *Result) LogAttrs(failed bool) []any {
 	if r == nil || r.ServicePrincipalID == "" { // the request did not parse

@@ -149,7 +149,7 @@ func TestGolden(t *testing.T) {
 	}
 }
 
-// TestGoldenContractExample pins the CONTRACT.md §2 example's values, which
+// TestGoldenContractExample pins the docs/contract.md §2 example's values, which
 // the golden file shows as lengths only.
 func TestGoldenContractExample(t *testing.T) {
 	t.Parallel()

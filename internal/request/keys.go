@@ -1,7 +1,7 @@
 package request
 
 // Keys lists the 45 synchronizationSecret names of Microsoft Graph in wire
-// casing and in the order of the Graph metadata (AZURE-FACTS.md §2). It
+// casing and in the order of the Graph metadata (docs/platform.md §2). It
 // includes None, which CanonicalKey refuses: it names no secret.
 //
 // Keys is for documentation and listings; the validator keeps its own copy,
@@ -27,7 +27,7 @@ var keyNames = [...]string{
 }
 
 // credentialKeys are the keys whose values are credentials and so must come
-// from Key Vault (CONTRACT.md §2). It is the contract's list and no more: of
+// from Key Vault (docs/contract.md §2). It is the contract's list and no more: of
 // the other 45 names, UserName, ClientIdentifier, ConsumerKey and
 // Oauth2ClientId identify an account or client rather than prove it (each has
 // a separate secret partner above), the Oauth2*Uri and BaseAddress keys are

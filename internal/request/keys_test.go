@@ -10,7 +10,7 @@ func TestKeys(t *testing.T) {
 	if got, want := len(Keys), 45; got != want {
 		t.Fatalf("len(Keys) = %d, want %d", got, want)
 	}
-	// AZURE-FACTS.md §2, verbatim.
+	// docs/platform.md §2, verbatim.
 	const facts = `None UserName Password SecretToken AppKey BaseAddress ClientIdentifier ClientSecret
   SingleSignOnType Sandbox Url Domain ConsumerKey ConsumerSecret TokenKey TokenExpiration
   Oauth2AccessToken Oauth2AccessTokenCreationTime Oauth2RefreshToken SyncAll InstanceName

@@ -559,7 +559,7 @@ func TestParseResetScope(t *testing.T) {
 
 func stdValue(s string) secret.Value { return secret.New(s) }
 
-// BenchmarkParse parses the CONTRACT.md §2 example.
+// BenchmarkParse parses the docs/contract.md §2 example.
 func BenchmarkParse(b *testing.B) {
 	body, err := os.ReadFile(filepath.Join("testdata", "contract-example.json"))
 	if err != nil {

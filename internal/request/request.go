@@ -1,4 +1,4 @@
-// Package request parses and validates the request document of CONTRACT.md
+// Package request parses and validates the request document of docs/contract.md
 // §2: the JSON body that the PutSecrets and PutSecretsFromQueue functions and
 // the enqueue and validate commands receive.
 //
@@ -51,7 +51,7 @@ const MaxSecrets = 64
 const DefaultResetScope = "Watermark, Escrows, QuarantineState"
 
 // Policy is what the deployment allows; it is built once from the settings
-// (CONTRACT.md §5).
+// (docs/contract.md §5).
 type Policy struct {
 	// KeyVaultSuffix is the cloud's Key Vault DNS suffix, e.g.
 	// "vault.azure.net". References outside it are refused.
@@ -70,7 +70,7 @@ type Policy struct {
 	// requests may name, as lowercase GUIDs. Nil or empty allows any.
 	AllowedServicePrincipals map[string]bool
 	// StateStore reports that a store for kept desired states is configured
-	// (PUTSECRETS_STATE_URL, CONTRACT.md §8). Without one, a request that
+	// (PUTSECRETS_STATE_URL, docs/contract.md §8). Without one, a request that
 	// sets follow is refused.
 	StateStore bool
 }
@@ -98,7 +98,7 @@ type Request struct {
 	// Job, when set, asks to start or restart a synchronization job.
 	Job *Job
 	// Follow is the follow field: what a successful save does to the
-	// service principal's kept desired state (CONTRACT.md §8).
+	// service principal's kept desired state (docs/contract.md §8).
 	Follow Follow
 }
 

@@ -117,7 +117,7 @@ type invocationLog struct {
 	deliveryCount int
 }
 
-// log writes the one line per invocation outcome of CONTRACT.md §7.
+// log writes the one line per invocation outcome of docs/contract.md §7.
 func (inv invocationLog) log(log *slog.Logger, start time.Time, status int, res *provision.Result, p *problem.Problem, extra ...any) {
 	attrs := []any{
 		"function", inv.function,

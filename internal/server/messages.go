@@ -54,7 +54,7 @@ func failUnreadable(log *slog.Logger, w http.ResponseWriter, function, invocatio
 // handlePutSecretsFromQueue serves the Service Bus function. A 2xx answer
 // lets the host complete the message; any other fails the invocation, so the
 // host abandons it and Service Bus redelivers it, dead-lettering it after
-// MaxDeliveryCount (CONTRACT.md §4). The Processor publishes the outcome
+// MaxDeliveryCount (docs/contract.md §4). The Processor publishes the outcome
 // message before the answer; one that could not be sent fails the invocation.
 func handlePutSecretsFromQueue(log *slog.Logger, proc *settle.Processor, timeout, bodyTimeout time.Duration) http.Handler {
 	return messageFunction(log, FunctionQueue, timeout, bodyTimeout, func(ctx context.Context, w http.ResponseWriter, inv invocationLog, msg *envelope.Message, start time.Time) {
@@ -86,7 +86,7 @@ func handlePutSecretsFromQueue(log *slog.Logger, proc *settle.Processor, timeout
 }
 
 // handlePutSecretsFromKeyVault serves the Key Vault events function
-// (CONTRACT.md §8): one Event Grid event per message. A 2xx answer lets the
+// (docs/contract.md §8): one Event Grid event per message. A 2xx answer lets the
 // host complete the message (also for an event there is nothing to do for);
 // an unreadable event, a failure to read the kept states or to send fails the
 // invocation, so the host abandons the message: Service Bus redelivers it

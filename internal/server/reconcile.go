@@ -11,7 +11,7 @@ import (
 	"github.com/putsecrets/putsecrets/internal/follow"
 )
 
-// FunctionReconcile is the timer function of CONTRACT.md §8.
+// FunctionReconcile is the timer function of docs/contract.md §8.
 const FunctionReconcile = "Reconcile"
 
 // bindingTimer is the timer trigger's binding name.

@@ -1,5 +1,5 @@
 // Package server is the custom handler's HTTP surface: the routes the Azure
-// Functions host calls (CONTRACT.md §1). addRoutes lists all of it.
+// Functions host calls (docs/contract.md §1). addRoutes lists all of it.
 package server
 
 import (
@@ -17,7 +17,7 @@ import (
 const (
 	FunctionHTTP  = "PutSecrets"
 	FunctionQueue = "PutSecretsFromQueue"
-	// FunctionKeyVault receives Key Vault events (CONTRACT.md §8).
+	// FunctionKeyVault receives Key Vault events (docs/contract.md §8).
 	FunctionKeyVault = "PutSecretsFromKeyVault"
 )
 

@@ -1,7 +1,7 @@
 // Package servicebus is the process's Azure Service Bus client: built once
 // from the same settings as the PutSecretsFromQueue trigger, without network
 // I/O, with one sender per destination queue kept for reuse, all closed by
-// Close. It sends the outcome messages of CONTRACT.md §4 (Publish implements
+// Close. It sends the outcome messages of docs/contract.md §4 (Publish implements
 // settle.Publisher) and the request messages of the enqueue command, and gives
 // the worker command its receivers.
 //
@@ -159,7 +159,7 @@ func (c *Client) Send(ctx context.Context, queueName string, m *azservicebus.Mes
 	return nil
 }
 
-// Publish sends an outcome message (CONTRACT.md §4) to its destination. The
+// Publish sends an outcome message (docs/contract.md §4) to its destination. The
 // message gets a new MessageId; its CorrelationId, SessionId, Subject,
 // ContentType, application properties and body are the outcome's.
 func (c *Client) Publish(ctx context.Context, o *settle.Outcome) error {

@@ -34,7 +34,7 @@ const (
 	PropRequestMessageID = "requestMessageId"
 )
 
-// Outcome is an outcome message (CONTRACT.md §4). Its body is the JSON the
+// Outcome is an outcome message (docs/contract.md §4). Its body is the JSON the
 // PutSecrets function answers over HTTP: the provision.Result on success, the
 // RFC 9457 problem document on failure. It never holds a secret value: neither
 // document ever does.

@@ -1,6 +1,6 @@
 // Package settle decides what happens to one request message: the processing
 // shared by the PutSecretsFromQueue function and the worker command
-// (CONTRACT.md §4). The function turns a Decision into its answer to the
+// (docs/contract.md §4). The function turns a Decision into its answer to the
 // Functions host; the worker turns it into a settlement.
 //
 // Transient versus permanent is decided by problem.Problem.Transient, and

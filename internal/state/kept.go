@@ -166,7 +166,7 @@ func check(k *Kept) error {
 }
 
 // refuseLiteralCredentials is the last line of the rule that a kept state never holds a
-// secret value (CONTRACT.md §8): the caller (the follow path) refuses such a document with
+// secret value (docs/contract.md §8): the caller (the follow path) refuses such a document with
 // 403 before it saves anything; this refuses to store one that got past it. A "value" of a
 // credential-bearing key (request.IsCredential) must be a Key Vault reference; secretUri
 // entries carry no value. Field names match in any casing here, which refuses more, never

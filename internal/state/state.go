@@ -1,4 +1,4 @@
-// Package state keeps the desired state of followed service principals (CONTRACT.md §8) in a
+// Package state keeps the desired state of followed service principals (docs/contract.md §8) in a
 // blob container, through azblob with the app's credential. It never stores a secret value:
 // a kept document holds Key Vault references and non-credential literals, which the caller
 // guarantees and Put checks again.

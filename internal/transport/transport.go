@@ -12,7 +12,7 @@
 // concurrency 16, measured by `make bench`). Over HTTP/2 one connection
 // carries them all and the limit does not matter.
 //
-// Redirects are never followed (CONTRACT.md §7): Go's client re-sends a PUT
+// Redirects are never followed (docs/contract.md §7): Go's client re-sends a PUT
 // body on 307 and 308, so a Graph redirect would carry the secret values to
 // whatever host its Location names, and a Key Vault redirect would make
 // another host's answer the secret. Every 3xx but 304 is a *RedirectError

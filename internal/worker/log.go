@@ -9,7 +9,7 @@ import (
 	"github.com/putsecrets/putsecrets/internal/settle"
 )
 
-// logMessage writes the one line per message of CONTRACT.md §7, with the
+// logMessage writes the one line per message of docs/contract.md §7, with the
 // field names of the function's invocation lines. It never logs the body.
 func (w *worker) logMessage(m *azservicebus.ReceivedMessage, d settle.Decision, start time.Time, settleErr error) {
 	status := http.StatusOK

@@ -2,7 +2,7 @@
 // tests and the demo: a test CA, the managed identity endpoint, Key Vault,
 // Microsoft Graph and the CONNECT proxy that routes the vault and Graph
 // host names of every cloud to them; with WithStorage, also Azurite, the blob
-// store of kept states (CONTRACT.md §8).
+// store of kept states (docs/contract.md §8).
 //
 // A handler process reaches it with nothing but environment variables
 // (HandlerEnv): IDENTITY_ENDPOINT and IDENTITY_HEADER for azidentity,

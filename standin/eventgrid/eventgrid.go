@@ -1,7 +1,7 @@
 // Package eventgrid plays Event Grid for Key Vault's system topic: it builds
 // the events Key Vault publishes for a secret version, in the Event Grid
 // schema or CloudEvents 1.0, with the quirks Key Vault is known for as
-// options (AZURE-FACTS.md §6, /work/shared/fixtures/keyvault-events), and
+// options (docs/platform.md §6, /work/shared/fixtures/keyvault-events), and
 // delivers each to a Service Bus queue as Event Grid does: one event per
 // message, MessageId = the event ID, aeg-* application properties.
 package eventgrid

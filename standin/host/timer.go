@@ -9,7 +9,7 @@ import (
 )
 
 // Timer is one timer trigger firing: the .NET TimerInfo the host hands the
-// function (AZURE-FACTS.md §6).
+// function (docs/platform.md §6).
 type Timer struct {
 	// Last and Next fill ScheduleStatus; zero Last renders as
 	// DateTime.MinValue, as on a first run.
