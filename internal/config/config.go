@@ -289,7 +289,7 @@ func (l *loader) loadServicePrincipals(c *Config) {
 		return
 	}
 	for _, id := range ids {
-		if !isGUID(id) {
+		if _, ok := request.ParseGUID(id); !ok {
 			l.bad(SettingAllowedServicePrincipals, "%q is not a GUID (service principal object ID)", id)
 			continue
 		}
@@ -325,7 +325,7 @@ func (l *loader) loadIdentities(c *Config) {
 		{SettingClientID, c.ClientID},
 		{SettingServiceBusClientID, c.ServiceBus.ClientID},
 	} {
-		if s.value != "" && !isGUID(s.value) {
+		if _, ok := request.ParseGUID(s.value); s.value != "" && !ok {
 			l.bad(s.setting, "%q is not a GUID: give the client ID (not the object or resource ID) of the "+
 				"user-assigned managed identity, or remove the setting for the system-assigned one", s.value)
 		}
@@ -539,26 +539,4 @@ func parseVaults(v string, c cloud.Cloud) ([]string, error) {
 	}
 	slices.Sort(hosts)
 	return slices.Compact(hosts), errors.Join(errs...)
-}
-
-// isGUID reports whether s is a GUID in its 8-4-4-4-12 hex form. (A loop,
-// not a regexp: the handler compiles no pattern at start.)
-func isGUID(s string) bool {
-	if len(s) != 36 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch i {
-		case 8, 13, 18, 23:
-			if c != '-' {
-				return false
-			}
-		default:
-			if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
-				return false
-			}
-		}
-	}
-	return true
 }

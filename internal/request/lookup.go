@@ -7,6 +7,12 @@ import "strings"
 // document, and Key Vault events (internal/kvevent) name a secret by its
 // identifier. They apply the same rules as Parse.
 
+// ParseGUID accepts a GUID as 8-4-4-4-12 hexadecimal digits in either case,
+// without braces, and returns it lowercase: the form a request's
+// servicePrincipalId is checked and compared in. Settings and the kept-state
+// store check their IDs with it too.
+func ParseGUID(s string) (string, bool) { return parseGUID(s) }
+
 // ParseSecretURI parses a Key Vault secret identifier,
 // "https://{vault}.{suffix}/secrets/{name}[/{version}]", with at most one
 // trailing slash (App Service's documented form has one). suffix is the

@@ -354,12 +354,12 @@ func (p *parser) servicePrincipalID(pos int) {
 
 // parseGUID accepts 8-4-4-4-12 hexadecimal digits in either case and
 // returns them lowercase.
-func parseGUID(b []byte) (string, bool) {
+func parseGUID[T string | []byte](b T) (string, bool) {
 	if len(b) != 36 {
 		return "", false
 	}
-	for i, c := range b {
-		switch i {
+	for i := range len(b) {
+		switch c := b[i]; i {
 		case 8, 13, 18, 23:
 			if c != '-' {
 				return "", false
@@ -692,10 +692,10 @@ func (p *parser) job(pos int) {
 			b, ok := p.str(mpos, prefix, "action", `"start" or "restart"`)
 			switch {
 			case !ok:
-			case equalFoldASCII(b, "start"):
-				j.Action, actionOK = "start", true
-			case equalFoldASCII(b, "restart"):
-				j.Action, actionOK = "restart", true
+			case equalFoldASCII(b, JobStart):
+				j.Action, actionOK = JobStart, true
+			case equalFoldASCII(b, JobRestart):
+				j.Action, actionOK = JobRestart, true
 			default:
 				p.add(mpos, join(prefix, "action"), `must be "start" or "restart"`, false)
 			}
@@ -711,12 +711,12 @@ func (p *parser) job(pos int) {
 	if !seen[1] {
 		p.add(end, join(prefix, "action"), `missing; set "start" or "restart"`, false)
 	}
-	if actionOK && j.Action == "restart" {
+	if actionOK && j.Action == JobRestart {
 		j.ResetScope = DefaultResetScope
 	}
 	if seen[2] {
 		switch {
-		case actionOK && j.Action != "restart":
+		case actionOK && j.Action != JobRestart:
 			p.add(scopePos, join(prefix, "resetScope"), `is allowed only with action "restart"; remove it or restart the job`, false)
 		case scopeOK:
 			if s, err := parseResetScope(string(scope)); err != nil {

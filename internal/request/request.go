@@ -151,12 +151,18 @@ type Validate struct {
 	JobID      string
 }
 
+// The actions of Job.Action.
+const (
+	JobStart   = "start"
+	JobRestart = "restart"
+)
+
 // Job asks to start or restart the synchronization job ID after the secrets
 // are saved.
 type Job struct {
 	// ID is the synchronization job ID.
 	ID string
-	// Action is "start" or "restart".
+	// Action is JobStart or JobRestart.
 	Action string
 	// ResetScope is the restart's criteria.resetScope in canonical casing,
 	// DefaultResetScope unless the request names one; "" for start.

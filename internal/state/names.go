@@ -2,6 +2,8 @@ package state
 
 import (
 	"strings"
+
+	"github.com/putsecrets/putsecrets/internal/request"
 )
 
 // Blob names (docs/follow.md, "Kept state"):
@@ -48,25 +50,11 @@ func indexBlobs(k *Kept) []string {
 	return out
 }
 
-// isGUID reports whether s is a GUID in lower-case 8-4-4-4-12 form.
+// isGUID reports whether s is a service principal ID in the form the store
+// names its blobs with: a GUID as request.ParseGUID accepts it, in lower case.
 func isGUID(s string) bool {
-	if len(s) != 36 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch i {
-		case 8, 13, 18, 23:
-			if c != '-' {
-				return false
-			}
-		default:
-			if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
-				return false
-			}
-		}
-	}
-	return true
+	id, ok := request.ParseGUID(s)
+	return ok && id == s
 }
 
 // isVaultHost reports whether s can be a vault's host as an index path segment: lower-case
