@@ -16,6 +16,7 @@ import (
 
 	"github.com/putsecrets/putsecrets/internal/credential"
 	"github.com/putsecrets/putsecrets/internal/graph"
+	"github.com/putsecrets/putsecrets/internal/provision"
 	"github.com/putsecrets/putsecrets/internal/request"
 	"github.com/putsecrets/putsecrets/internal/secret"
 	"github.com/putsecrets/putsecrets/internal/transport"
@@ -43,11 +44,12 @@ type failure struct {
 // A Graph 401, 403 or 404 that outlasted the replication wait
 // (*graph.ReplicationError) keeps its status, 502 or 404, and the detail names
 // both causes: not replicated yet, or the identity may not see or write it.
-// An error wrapped by AfterSave keeps its status, and the detail says that the
-// secrets were saved. An error wrapped by OutOfTime says how far the
-// invocation got and whether the secrets were saved (Document.Stage and
-// Saved); where the clock caused it, it is a 503 whose detail starts so.
-// A *NotKept (the kept state could not be written after the save) is 503.
+// A *provision.StageError after the save (Saved is SavedYes) keeps its
+// cause's status, and the detail says that the secrets were saved. One that
+// ran out of time says how far the invocation got and whether the secrets
+// were saved (Document.Stage and Saved); where the clock caused it, it is a
+// 503 whose detail starts so. A *provision.NotKeptError (the kept state could
+// not be written after the save, or read before) is 503.
 //
 // When several failures happened (several secrets), every one is listed and
 // the status is the one that needs a person's action first.
@@ -61,6 +63,25 @@ func From(err error) *Problem {
 		p = p.scrubbed(s)
 	}
 	return p
+}
+
+// FromDependency is From for an error met while calling dependency (e.g.
+// "Service Bus") outside Put, where the error itself may not tell which
+// service failed (a token or network failure on the way to it).
+func FromDependency(dependency string, err error) *Problem {
+	p := fromFailures(err, scope{dependency: dependency}, nil)
+	if s := secret.ScrubberOf(err); s != nil {
+		p = p.scrubbed(s)
+	}
+	return p
+}
+
+// scope is what the stage that failed says of all its failures: the
+// dependency it was calling and the request fields it concerns, for causes
+// that cannot tell.
+type scope struct {
+	dependency string
+	fields     []string
 }
 
 // scrubbed returns a copy of p with every text scrubbed by s but the field
@@ -91,13 +112,25 @@ func from(err error) *Problem {
 	if errors.As(err, &p) {
 		return p
 	}
-	var notKept *NotKept
-	if errors.As(err, &notKept) {
-		return notKept.problem()
+	if notKept, ok := errors.AsType[*provision.NotKeptError](err); ok {
+		return fromNotKept(notKept)
 	}
+	stage, _ := errors.AsType[*provision.StageError](err)
+	var sc scope
+	if stage != nil {
+		sc = scope{dependency: stage.Dependency, fields: stage.Fields}
+	}
+	return fromFailures(err, sc, stage)
+}
+
+// fromFailures classifies every failure under err (one per failed secret)
+// and builds the document of the one that needs a person's action first,
+// listing every failure's fields. stage, when err holds one, says how far
+// the invocation got.
+func fromFailures(err error, sc scope, stage *provision.StageError) *Problem {
 	var fs []failure
 	for _, leaf := range leaves(err) {
-		fs = append(fs, classify(leaf))
+		fs = append(fs, classify(leaf, sc))
 	}
 	sort.SliceStable(fs, func(i, j int) bool { return rank(fs[i].status) > rank(fs[j].status) })
 	top := fs[0]
@@ -117,14 +150,13 @@ func from(err error) *Problem {
 		prob.Doc.Detail = fmt.Sprintf("%d secrets could not be read; the first: %s", len(fs), top.message)
 	}
 	sort.SliceStable(prob.Doc.Errors, func(i, j int) bool { return fieldLess(prob.Doc.Errors[i].Field, prob.Doc.Errors[j].Field) })
-	var saved *Saved
-	var late *OutOfTime
 	switch {
-	case errors.As(err, &late):
-		outOfTime(prob, late)
-	case errors.As(err, &saved):
+	case stage == nil:
+	case stage.OutOfTime:
+		outOfTime(prob, stage)
+	case stage.Saved == provision.SavedYes:
 		prob.Doc.Detail = fmt.Sprintf("The secrets were saved (Graph request-id %s), but the job follow-up failed: %s",
-			saved.RequestID, prob.Doc.Detail)
+			stage.RequestID, prob.Doc.Detail)
 	}
 	if prob.RetryAfter > 0 && prob.Status == 503 {
 		s := retryAfterSeconds(prob.RetryAfter)
@@ -139,10 +171,10 @@ func from(err error) *Problem {
 // and whether its secrets were saved. A failure that is the clock's (503, or
 // one not understood) becomes a 503 whose detail starts with that; one a
 // dependency answered keeps its status and detail.
-func outOfTime(prob *Problem, e *OutOfTime) {
+func outOfTime(prob *Problem, e *provision.StageError) {
 	prob.Doc.Stage = e.Stage
-	if e.Saved != SavedUnknown {
-		saved := e.Saved == SavedYes
+	if e.Saved != provision.SavedUnknown {
+		saved := e.Saved == provision.SavedYes
 		prob.Doc.Saved = &saved
 	}
 	if prob.Status != 503 && prob.Status != 500 {
@@ -150,9 +182,9 @@ func outOfTime(prob *Problem, e *OutOfTime) {
 	}
 	var what string
 	switch e.Saved {
-	case SavedYes:
+	case provision.SavedYes:
 		what = fmt.Sprintf("The secrets were saved (Graph request-id %s), but %s did not finish in time", e.RequestID, e.Stage)
-	case SavedUnknown:
+	case provision.SavedUnknown:
 		what = fmt.Sprintf("The invocation ran out of time while %s: Microsoft Graph had not answered the PUT, so the secrets "+
 			"may or may not have been saved (sending the same request again is safe)", e.Stage)
 	default:
@@ -183,16 +215,16 @@ func fromRequest(e *request.Error) *Problem {
 	return New(status, fmt.Sprintf(detail, len(errs)), errs...)
 }
 
-func classify(err error) failure {
-	var fields []string
-	var fe *Fielded
-	if errors.As(err, &fe) {
-		fields = fe.Fields
-	}
+// classify maps one failure; sc is what its stage says of it.
+func classify(err error, sc scope) failure {
+	fields := sc.fields
 	var gerr *graph.ResponseError
 	var verr *vault.Error
 	var argErr *graph.ArgumentError
-	if f, ok := fromRedirect(err); ok {
+	if errors.As(err, &verr) && len(verr.Fields) > 0 {
+		fields = verr.Fields
+	}
+	if f, ok := fromRedirect(err, sc.dependency); ok {
 		f.fields = fields
 		return f
 	}
@@ -213,11 +245,7 @@ func classify(err error) failure {
 		f.fields = fields
 		return f
 	}
-	who := "a dependency"
-	var c *Calling
-	if errors.As(err, &c) {
-		who = c.Dependency
-	}
+	who := cmp.Or(sc.dependency, "a dependency")
 	f := fromTransport(who, err)
 	f.fields = fields
 	return f
@@ -428,7 +456,7 @@ func fromVault(e *vault.Error) failure {
 // to, for Graph, Key Vault and the identity endpoint alike. The identity
 // endpoint's redirect is found on the *credential.Error, as azidentity keeps
 // only the text of the error it met.
-func fromRedirect(err error) (failure, bool) {
+func fromRedirect(err error, dependency string) (failure, bool) {
 	r, ok := errors.AsType[*transport.RedirectError](err)
 	tokenErr, isToken := errors.AsType[*credential.Error](err)
 	if isToken && tokenErr.Redirect != nil {
@@ -440,18 +468,17 @@ func fromRedirect(err error) (failure, bool) {
 	dep := &Dependency{Status: r.StatusCode}
 	who := "a dependency"
 	verr, isVault := errors.AsType[*vault.Error](err)
-	c, isCalling := errors.AsType[*Calling](err)
 	switch {
 	case isToken:
 		dep.Service, who = "managedIdentity", "the identity endpoint"
 	case isVault:
 		dep.Service, dep.Vault, who = "keyVault", verr.Ref.Vault, fmt.Sprintf("vault %q", verr.Ref.Vault)
-	case isCalling && c.Dependency == "Microsoft Graph":
-		dep.Service, who = "graph", c.Dependency
-	case isCalling && c.Dependency == "Key Vault":
-		dep.Service, who = "keyVault", c.Dependency
-	case isCalling:
-		who = c.Dependency
+	case dependency == provision.DependencyGraph:
+		dep.Service, who = "graph", dependency
+	case dependency == provision.DependencyKeyVault:
+		dep.Service, who = "keyVault", dependency
+	case dependency != "":
+		who = dependency
 	}
 	to := "without a usable Location"
 	if r.To != "" {

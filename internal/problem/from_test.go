@@ -20,6 +20,7 @@ import (
 
 	"github.com/putsecrets/putsecrets/internal/credential"
 	"github.com/putsecrets/putsecrets/internal/graph"
+	"github.com/putsecrets/putsecrets/internal/provision"
 	"github.com/putsecrets/putsecrets/internal/request"
 	"github.com/putsecrets/putsecrets/internal/secret"
 	"github.com/putsecrets/putsecrets/internal/transport"
@@ -88,7 +89,7 @@ func TestFrom(t *testing.T) {
 		},
 		{
 			name:   "graph 400 with inner code",
-			err:    During("Microsoft Graph", &graph.ResponseError{StatusCode: 400, Code: "UnknownError", InnerCode: "InvalidNotificationSettings", Message: "bad settings", RequestID: "g-1"}),
+			err:    during("Microsoft Graph", &graph.ResponseError{StatusCode: 400, Code: "UnknownError", InnerCode: "InvalidNotificationSettings", Message: "bad settings", RequestID: "g-1"}),
 			status: 422, dependency: &Dependency{Service: "graph", Status: 400, Code: "UnknownError", InnerCode: "InvalidNotificationSettings", RequestID: "g-1"},
 			detail: []string{"InvalidNotificationSettings", "SyncNotificationSettings must be a JSON object", "g-1"},
 		},
@@ -122,7 +123,7 @@ func TestFrom(t *testing.T) {
 		},
 		{
 			name: "validation refused by the target",
-			err: During("Microsoft Graph", &graph.ResponseError{StatusCode: 400, Code: "UnknownError", Operation: graph.OperationValidateCredentials,
+			err: during("Microsoft Graph", &graph.ResponseError{StatusCode: 400, Code: "UnknownError", Operation: graph.OperationValidateCredentials,
 				InnerCode: "SystemForCrossDomainIdentityManagementCredentialValidationFailure", RequestID: "g-v",
 				Message: "we received this unexpected response:\r\n\r\n   Response Status Code: Unauthorized\r\n" + strings.Repeat("x", 2000)}),
 			status: 422, dependency: &Dependency{Service: "graph", Status: 400, Code: "UnknownError",
@@ -132,7 +133,7 @@ func TestFrom(t *testing.T) {
 		},
 		{
 			name: "401 throughout the replication wait names both causes",
-			err: During("Microsoft Graph", &graph.ReplicationError{Tries: 4, Waited: 2 * time.Second, Limit: 2 * time.Second,
+			err: during("Microsoft Graph", &graph.ReplicationError{Tries: 4, Waited: 2 * time.Second, Limit: 2 * time.Second,
 				Err: &graph.ResponseError{StatusCode: 401, Code: "Authorization_RequestDenied", Operation: graph.OperationPutSecrets, RequestID: "g-r"}}),
 			status: 502, dependency: &Dependency{Service: "graph", Status: 401, Code: "Authorization_RequestDenied", RequestID: "g-r"},
 			detail: []string{"kept answering 401", "4 tries over 2s", "not replicated yet", "PUTSECRETS_GRAPH_CONSISTENCY_WAIT",
@@ -148,7 +149,7 @@ func TestFrom(t *testing.T) {
 		},
 		{
 			name: "403 throughout the replication wait names the permission and the wait",
-			err: During("Microsoft Graph", &graph.ReplicationError{Tries: 5, Waited: 2 * time.Second, Limit: 2 * time.Second,
+			err: during("Microsoft Graph", &graph.ReplicationError{Tries: 5, Waited: 2 * time.Second, Limit: 2 * time.Second,
 				Err: &graph.ResponseError{StatusCode: 403, Code: "Authorization_RequestDenied", Operation: graph.OperationStartJob, RequestID: "g-f"}}),
 			status: 502, dependency: &Dependency{Service: "graph", Status: 403, Code: "Authorization_RequestDenied", RequestID: "g-f"},
 			detail: []string{"kept answering 403", "starting the synchronization job", "5 tries over 2s", "waiting at most 2s",
@@ -156,7 +157,7 @@ func TestFrom(t *testing.T) {
 		},
 		{
 			name: "403 after a call succeeded is answered without a wait",
-			err: AfterSave("put-1", AtFields(During("Microsoft Graph", &graph.ResponseError{StatusCode: 403,
+			err: afterSave("put-1", atFields(during("Microsoft Graph", &graph.ResponseError{StatusCode: 403,
 				Code: "Authorization_RequestDenied", Operation: graph.OperationRestartJob}), "job.id")),
 			status: 502, fields: []string{"job.id"}, dependency: &Dependency{Service: "graph", Status: 403, Code: "Authorization_RequestDenied"},
 			detail: []string{"The secrets were saved", "Synchronization.ReadWrite.All", "Application.ReadWrite.OwnedBy"},
@@ -169,7 +170,7 @@ func TestFrom(t *testing.T) {
 		},
 		{
 			name: "unknown job after the save",
-			err: AfterSave("put-1", AtFields(During("Microsoft Graph", &graph.ResponseError{StatusCode: 404, Code: "UnknownError",
+			err: afterSave("put-1", atFields(during("Microsoft Graph", &graph.ResponseError{StatusCode: 404, Code: "UnknownError",
 				InnerCode: "JobNotFound", Operation: graph.OperationGetJob, RequestID: "g-j"}), "job.id")),
 			status: 404, fields: []string{"job.id"},
 			dependency: &Dependency{Service: "graph", Status: 404, Code: "UnknownError", InnerCode: "JobNotFound", RequestID: "g-j"},
@@ -177,49 +178,49 @@ func TestFrom(t *testing.T) {
 		},
 		{
 			name: "job refused after the save",
-			err: AfterSave("put-2", &graph.ResponseError{StatusCode: 400, Code: "UnknownError", InnerCode: "JobNotConfigured",
+			err: afterSave("put-2", &graph.ResponseError{StatusCode: 400, Code: "UnknownError", InnerCode: "JobNotConfigured",
 				Operation: graph.OperationStartJob}),
 			status: 422, dependency: &Dependency{Service: "graph", Status: 400, Code: "UnknownError", InnerCode: "JobNotConfigured"},
 			detail: []string{"were saved", "refused starting the synchronization job", "JobNotConfigured"},
 		},
 		{
 			name:   "job throttled after the save is transient",
-			err:    AfterSave("put-3", &graph.ResponseError{StatusCode: 503, Operation: graph.OperationRestartJob, RetryAfter: 30 * time.Second}),
+			err:    afterSave("put-3", &graph.ResponseError{StatusCode: 503, Operation: graph.OperationRestartJob, RetryAfter: 30 * time.Second}),
 			status: 503, transient: true, retryAfter: 30 * time.Second, dependency: &Dependency{Service: "graph", Status: 503},
 			detail: []string{"were saved", "restarting the synchronization job"},
 		},
 		{
 			name:   "key vault secret not found",
-			err:    AtFields(vaultErr("scim-token", kvError(404, "SecretNotFound", "", "")), "secrets[1].secretUri", "secrets[3].value"),
+			err:    atFields(vaultErr("scim-token", kvError(404, "SecretNotFound", "", "")), "secrets[1].secretUri", "secrets[3].value"),
 			status: 422, fields: []string{"secrets[1].secretUri", "secrets[3].value"},
 			dependency: &Dependency{Service: "keyVault", Status: 404, Code: "SecretNotFound", RequestID: "kv-req-1", Vault: "contoso-kv"},
 			detail:     []string{`secret "scim-token" in vault "contoso-kv" does not exist`},
 		},
 		{
 			name:   "key vault secret disabled",
-			err:    AtFields(vaultErr("scim-token", kvError(403, "Forbidden", "SecretDisabled", "")), "secrets[1].secretUri"),
+			err:    atFields(vaultErr("scim-token", kvError(403, "Forbidden", "SecretDisabled", "")), "secrets[1].secretUri"),
 			status: 422, fields: []string{"secrets[1].secretUri"},
 			dependency: &Dependency{Service: "keyVault", Status: 403, Code: "Forbidden", InnerCode: "SecretDisabled", RequestID: "kv-req-1", Vault: "contoso-kv"},
 			detail:     []string{"disabled"},
 		},
 		{
 			name:   "key vault refuses the identity",
-			err:    AtFields(vaultErr("scim-token", kvError(403, "Forbidden", "ForbiddenByRbac", "")), "secrets[1].secretUri"),
+			err:    atFields(vaultErr("scim-token", kvError(403, "Forbidden", "ForbiddenByRbac", "")), "secrets[1].secretUri"),
 			status: 502, fields: []string{"secrets[1].secretUri"},
 			dependency: &Dependency{Service: "keyVault", Status: 403, Code: "Forbidden", RequestID: "kv-req-1", Vault: "contoso-kv"},
 			detail:     []string{"Key Vault Secrets User"},
 		},
 		{
 			name:   "key vault throttled",
-			err:    AtFields(vaultErr("scim-token", kvError(429, "Throttled", "", "7")), "secrets[1].secretUri"),
+			err:    atFields(vaultErr("scim-token", kvError(429, "Throttled", "", "7")), "secrets[1].secretUri"),
 			status: 503, transient: true, retryAfter: 7 * time.Second, fields: []string{"secrets[1].secretUri"},
 			dependency: &Dependency{Service: "keyVault", Status: 429, Code: "Throttled", RequestID: "kv-req-1", Vault: "contoso-kv"},
 		},
 		{
 			name: "several secrets: the one needing action decides, all are listed",
 			err: errors.Join(
-				AtFields(vaultErr("a", kvError(429, "Throttled", "", "")), "secrets[2].secretUri"),
-				AtFields(vaultErr("b", kvError(404, "SecretNotFound", "", "")), "secrets[10].secretUri"),
+				atFields(vaultErr("a", kvError(429, "Throttled", "", "")), "secrets[2].secretUri"),
+				atFields(vaultErr("b", kvError(404, "SecretNotFound", "", "")), "secrets[10].secretUri"),
 			),
 			status: 422, fields: []string{"secrets[2].secretUri", "secrets[10].secretUri"},
 			dependency: &Dependency{Service: "keyVault", Status: 404, Code: "SecretNotFound", RequestID: "kv-req-1", Vault: "contoso-kv"},
@@ -227,88 +228,88 @@ func TestFrom(t *testing.T) {
 		},
 		{
 			name:   "identity endpoint refuses the client ID",
-			err:    During("Microsoft Graph", &credential.Error{Err: &azidentity.AuthenticationFailedError{RawResponse: &http.Response{StatusCode: 400}}}),
+			err:    during("Microsoft Graph", &credential.Error{Err: &azidentity.AuthenticationFailedError{RawResponse: &http.Response{StatusCode: 400}}}),
 			status: 502, dependency: &Dependency{Service: "managedIdentity", Status: 400}, detail: []string{"AZURE_CLIENT_ID", "Microsoft Graph"},
 		},
 		{
 			name:   "identity endpoint failing",
-			err:    AtFields(vaultErr("a", &credential.Error{Err: &azidentity.AuthenticationFailedError{RawResponse: &http.Response{StatusCode: 500}}}), "secrets[0].secretUri"),
+			err:    atFields(vaultErr("a", &credential.Error{Err: &azidentity.AuthenticationFailedError{RawResponse: &http.Response{StatusCode: 500}}}), "secrets[0].secretUri"),
 			status: 503, transient: true, fields: []string{"secrets[0].secretUri"}, dependency: &Dependency{Service: "managedIdentity", Status: 500},
 		},
 		{
 			name:   "identity endpoint unreachable",
-			err:    During("Microsoft Graph", &credential.Error{Err: errors.New("connection refused")}),
+			err:    during("Microsoft Graph", &credential.Error{Err: errors.New("connection refused")}),
 			status: 503, transient: true, dependency: &Dependency{Service: "managedIdentity"}, detail: []string{"az login"},
 		},
 		{
 			name: "Graph redirect, as the pipeline returns it",
-			err: During("Microsoft Graph", fmt.Errorf("put secrets: %w", &url.Error{Op: "Put", URL: "https://graph.microsoft.com/v1.0/x",
+			err: during("Microsoft Graph", fmt.Errorf("put secrets: %w", &url.Error{Op: "Put", URL: "https://graph.microsoft.com/v1.0/x",
 				Err: &transport.RedirectError{StatusCode: 307, From: "graph.microsoft.com", To: "evil.example"}})),
 			status: 502, dependency: &Dependency{Service: "graph", Status: 307},
 			detail: []string{"307 Temporary Redirect", "evil.example", "graph.microsoft.com", "follows no redirect"},
 		},
 		{
 			name: "Key Vault redirect",
-			err: AtFields(vaultErr("a", &url.Error{Op: "Get", URL: "https://contoso-kv.vault.azure.net/secrets/a",
+			err: atFields(vaultErr("a", &url.Error{Op: "Get", URL: "https://contoso-kv.vault.azure.net/secrets/a",
 				Err: &transport.RedirectError{StatusCode: 302, From: "contoso-kv.vault.azure.net", To: "other.vault.azure.net"}}), "secrets[0].secretUri"),
 			status: 502, fields: []string{"secrets[0].secretUri"}, dependency: &Dependency{Service: "keyVault", Status: 302, Vault: "contoso-kv"},
 			detail: []string{"302 Found", "other.vault.azure.net", `vault "contoso-kv"`},
 		},
 		{
 			name: "identity endpoint redirect, known only to the credential error",
-			err: AtFields(vaultErr("a", &credential.Error{Err: errors.New("ManagedIdentityCredential: text only"),
+			err: atFields(vaultErr("a", &credential.Error{Err: errors.New("ManagedIdentityCredential: text only"),
 				Redirect: &transport.RedirectError{StatusCode: 308, From: "127.0.0.1:41000", To: "evil.example"}}), "secrets[0].secretUri"),
 			status: 502, fields: []string{"secrets[0].secretUri"}, dependency: &Dependency{Service: "managedIdentity", Status: 308},
 			detail: []string{"308 Permanent Redirect", "evil.example", "identity endpoint"},
 		},
 		{
 			name:   "redirect without a Location",
-			err:    During("Microsoft Graph", &transport.RedirectError{StatusCode: 301, From: "graph.microsoft.com"}),
+			err:    during("Microsoft Graph", &transport.RedirectError{StatusCode: 301, From: "graph.microsoft.com"}),
 			status: 502, dependency: &Dependency{Service: "graph", Status: 301}, detail: []string{"without a usable Location"},
 		},
 		{
 			name: "redirect of a job call after the save",
-			err: AfterSave("req-1", AtFields(During("Microsoft Graph",
+			err: afterSave("req-1", atFields(during("Microsoft Graph",
 				&transport.RedirectError{StatusCode: 307, From: "graph.microsoft.com", To: "evil.example"}), "job.id")),
 			status: 502, fields: []string{"job.id"}, dependency: &Dependency{Service: "graph", Status: 307},
 			detail: []string{"The secrets were saved", "evil.example"},
 		},
 		{
 			name:   "out of time",
-			err:    During("Microsoft Graph", fmt.Errorf("put: %w", context.DeadlineExceeded)),
+			err:    during("Microsoft Graph", fmt.Errorf("put: %w", context.DeadlineExceeded)),
 			status: 503, transient: true, detail: []string{"ran out of time", "Microsoft Graph"},
 		},
 		{
 			name:   "network",
-			err:    During("Microsoft Graph", &net.OpError{Op: "dial", Err: errors.New("refused")}),
+			err:    during("Microsoft Graph", &net.OpError{Op: "dial", Err: errors.New("refused")}),
 			status: 503, transient: true, detail: []string{"could not reach Microsoft Graph"},
 		},
 		{
 			name:   "graph client refused the arguments",
-			err:    AtFields(During("Microsoft Graph", graphArgumentError(t)), "job.id"),
+			err:    atFields(during("Microsoft Graph", graphArgumentError(t)), "job.id"),
 			status: 400, fields: []string{"job.id"}, detail: []string{"cannot be sent to Microsoft Graph", "jobID", "nothing was sent"},
 		},
 		{
 			name:   "out of time before saving",
-			err:    &OutOfTime{Stage: "resolving the Key Vault references", Err: vaultErr("a", fmt.Errorf("get: %w", context.DeadlineExceeded))},
+			err:    outOfTimeAt("resolving the Key Vault references", provision.SavedNo, "", vaultErr("a", fmt.Errorf("get: %w", context.DeadlineExceeded))),
 			status: 503, transient: true, dependency: &Dependency{Service: "keyVault", Vault: "contoso-kv"},
 			detail: []string{"ran out of time while resolving the Key Vault references; nothing was saved", "vault \"contoso-kv\""},
 		},
 		{
 			name: "out of time after saving",
-			err: &OutOfTime{Stage: "restarting the synchronization job", Saved: SavedYes, RequestID: "put-1",
-				Err: AfterSave("put-1", AtFields(During("Microsoft Graph", context.DeadlineExceeded), "job.id"))},
+			err: outOfTimeAt("restarting the synchronization job", provision.SavedYes, "put-1",
+				afterSave("put-1", atFields(during("Microsoft Graph", context.DeadlineExceeded), "job.id"))),
 			status: 503, transient: true, fields: []string{"job.id"},
 			detail: []string{"The secrets were saved (Graph request-id put-1), but restarting the synchronization job did not finish in time"},
 		},
 		{
 			name:   "out of time, not understood",
-			err:    &OutOfTime{Stage: "saving the secrets", Saved: SavedUnknown, Err: errors.New("boom")},
+			err:    outOfTimeAt("saving the secrets", provision.SavedUnknown, "", errors.New("boom")),
 			status: 503, transient: true, detail: []string{"may or may not have been saved", "retry later"},
 		},
 		{
 			name:   "out of time keeps a dependency's answer",
-			err:    &OutOfTime{Stage: "resolving the Key Vault references", Err: vaultErr("gone", kvError(404, "SecretNotFound", "", ""))},
+			err:    outOfTimeAt("resolving the Key Vault references", provision.SavedNo, "", vaultErr("gone", kvError(404, "SecretNotFound", "", ""))),
 			status: 422, dependency: &Dependency{Service: "keyVault", Vault: "contoso-kv", Status: 404, Code: "SecretNotFound", RequestID: "kv-req-1"},
 			detail: []string{"does not exist"},
 		},
@@ -394,7 +395,7 @@ func TestFromScrubsAsTheLastLine(t *testing.T) {
 	for name, err := range map[string]error{
 		"graph": &graph.ResponseError{StatusCode: 401, Operation: graph.OperationStartJob, Code: "x" + v[:14],
 			Message: "Bearer " + `\u006c` + v[1:], RequestID: v[3:17]},
-		"after save": AfterSave("req-"+v, &graph.ResponseError{StatusCode: 400, Operation: graph.OperationGetJob,
+		"after save": afterSave("req-"+v, &graph.ResponseError{StatusCode: 400, Operation: graph.OperationGetJob,
 			Message: "bad " + strings.ReplaceAll(v, "-", "%2d")}),
 	} {
 		p := From(s.Wrap(err))

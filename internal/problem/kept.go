@@ -1,42 +1,21 @@
 package problem
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+
+	"github.com/putsecrets/putsecrets/internal/provision"
 )
 
-// NotKept marks a failure to keep, replace or forget a service principal's
-// desired state (docs/contract.md §8) after its secrets were saved, or to read it
-// before (RequestID ""). It is always 503: a retry (the queue's redelivery,
-// or the caller's) does it all again, and saving the secrets again is
-// harmless. The document names Graph's request-id of the save and what the
-// blob service answered; never the kept document.
-type NotKept struct {
-	// RequestID is Graph's request-id of the successful PUT; "" when
-	// nothing was saved.
-	RequestID string
-	// ServicePrincipalID is whose state it was.
-	ServicePrincipalID string
-	// Action is what failed: "read" (before the save), "keep", "replace"
-	// or "forget".
-	Action string
-	Err    error
-}
-
-func (e *NotKept) Error() string {
-	if e.RequestID == "" {
-		return fmt.Sprintf("could not %s the desired state of %s: %v", e.Action, e.ServicePrincipalID, e.Err)
-	}
-	return fmt.Sprintf("saved (Graph request-id %s), but could not %s the desired state of %s: %v",
-		e.RequestID, e.Action, e.ServicePrincipalID, e.Err)
-}
-
-func (e *NotKept) Unwrap() error { return e.Err }
-
-// problem is the 503 document of e.
-func (e *NotKept) problem() *Problem {
+// fromNotKept is the 503 document of a kept state that could not be read,
+// kept, replaced or forgotten (docs/contract.md §8): a retry (the queue's
+// redelivery, or the caller's) does it all again, and saving the secrets
+// again is harmless. The document names Graph's request-id of the save and
+// what the blob service answered; never the kept document.
+func fromNotKept(e *provision.NotKeptError) *Problem {
 	dep := &Dependency{Service: "storage"}
 	why := "the blob service could not be reached"
 	var re *azcore.ResponseError
@@ -61,16 +40,8 @@ func (e *NotKept) problem() *Problem {
 	return p
 }
 
+// pastTense is how a detail tells that action was not done.
 func pastTense(action string) string {
-	switch action {
-	case "keep":
-		return "kept"
-	case "forget":
-		return "forgotten"
-	case "replace":
-		return "replaced"
-	case "read":
-		return "read"
-	}
-	return action + "ed"
+	return cmp.Or(map[string]string{provision.ActionRead: "read", provision.ActionKeep: "kept",
+		provision.ActionReplace: "replaced", provision.ActionForget: "forgotten"}[action], action+"ed")
 }

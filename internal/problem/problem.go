@@ -11,11 +11,10 @@ package problem
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
-	"strings"
 	"time"
 
+	"github.com/putsecrets/putsecrets/internal/provision"
 	"github.com/putsecrets/putsecrets/internal/secret"
 )
 
@@ -33,9 +32,10 @@ type Document struct {
 	Errors     []FieldError `json:"errors,omitempty"`
 	Dependency *Dependency  `json:"dependency,omitempty"`
 	RetryAfter *int         `json:"retryAfterSeconds,omitempty"`
-	// Stage and Saved are set when the invocation ran out of time (see
-	// OutOfTime): how far it got, and whether the secrets were saved
-	// (absent when that cannot be known: the PUT was under way).
+	// Stage and Saved are set when the invocation ran out of time
+	// (provision.StageError.OutOfTime): how far it got, and whether the
+	// secrets were saved (absent when that cannot be known: the PUT was under
+	// way).
 	Stage string `json:"stage,omitempty"`
 	Saved *bool  `json:"saved,omitempty"`
 }
@@ -87,94 +87,6 @@ func (p *Problem) Error() string {
 	return fmt.Sprintf("%d %s: %s", p.Status, p.Doc.Title, p.Doc.Detail)
 }
 
-// Fielded attaches the request fields an error concerns (e.g. every field that
-// referenced one Key Vault secret) so that the document lists one entry per
-// field.
-type Fielded struct {
-	Fields []string
-	Err    error
-}
-
-func (e *Fielded) Error() string {
-	return strings.Join(e.Fields, ", ") + ": " + e.Err.Error()
-}
-
-func (e *Fielded) Unwrap() error { return e.Err }
-
-// AtFields wraps err with the fields it concerns.
-func AtFields(err error, fields ...string) error {
-	if err == nil {
-		return nil
-	}
-	return &Fielded{Fields: fields, Err: err}
-}
-
-// Calling names the dependency an error came from when the error itself
-// cannot tell (a token or network failure on the way to it).
-type Calling struct {
-	Dependency string
-	Err        error
-}
-
-func (e *Calling) Error() string { return e.Dependency + ": " + e.Err.Error() }
-
-func (e *Calling) Unwrap() error { return e.Err }
-
-// During wraps err with the name of the dependency being called.
-func During(dependency string, err error) error {
-	if err == nil {
-		return nil
-	}
-	return &Calling{Dependency: dependency, Err: err}
-}
-
-// Saved marks an error of the job follow-up, which runs after the secrets
-// were saved: the document says that they were, so that nobody rotates them
-// again in vain. The status is the underlying error's.
-type Saved struct {
-	// RequestID is Graph's request-id of the successful PUT.
-	RequestID string
-	Err       error
-}
-
-func (e *Saved) Error() string { return "after the secrets were saved: " + e.Err.Error() }
-
-func (e *Saved) Unwrap() error { return e.Err }
-
-// AfterSave wraps err, which happened after the PUT with Graph request-id
-// requestID succeeded.
-func AfterSave(requestID string, err error) error {
-	if err == nil {
-		return nil
-	}
-	return &Saved{RequestID: requestID, Err: err}
-}
-
-// OutOfTime marks the error of an invocation whose time ran out: Stage says
-// how far it got ("saving the secrets"), and Saved whether the secrets were
-// saved: SavedYes (RequestID is the PUT's Graph request-id), SavedNo, or
-// SavedUnknown (the PUT was under way when the time ran out).
-type OutOfTime struct {
-	Stage     string
-	Saved     SavedState
-	RequestID string
-	Err       error
-}
-
-// SavedState says whether an invocation's secrets were saved.
-type SavedState int
-
-// The SavedStates.
-const (
-	SavedNo SavedState = iota
-	SavedUnknown
-	SavedYes
-)
-
-func (e *OutOfTime) Error() string { return "out of time " + e.Stage + ": " + e.Err.Error() }
-
-func (e *OutOfTime) Unwrap() error { return e.Err }
-
 // New returns a problem with a status and detail of the caller's choosing,
 // for answers that are not errors of a dependency (e.g. a missing body).
 func New(status int, detail string, errs ...FieldError) *Problem {
@@ -184,11 +96,11 @@ func New(status int, detail string, errs ...FieldError) *Problem {
 }
 
 // leaves flattens errors.Join trees, also under the wrappers Put returns
-// its errors in (an OutOfTime, the invocation's scrubber: From scrubs the
-// whole document afterwards).
+// its errors in (a provision.StageError, the invocation's scrubber: From
+// scrubs the whole document afterwards).
 func leaves(err error) []error {
 	switch w := err.(type) {
-	case *OutOfTime:
+	case *provision.StageError:
 		return leaves(w.Err)
 	case *secret.ScrubbedError:
 		return leaves(w.Unwrap())
@@ -199,16 +111,6 @@ func leaves(err error) []error {
 			out = append(out, leaves(e)...)
 		}
 		return out
-	}
-	var f *Fielded
-	if errors.As(err, &f) {
-		if j, ok := f.Err.(interface{ Unwrap() []error }); ok {
-			var out []error
-			for _, e := range j.Unwrap() {
-				out = append(out, leaves(AtFields(e, f.Fields...))...)
-			}
-			return out
-		}
 	}
 	return []error{err}
 }

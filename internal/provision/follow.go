@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/putsecrets/putsecrets/internal/problem"
 	"github.com/putsecrets/putsecrets/internal/request"
 	"github.com/putsecrets/putsecrets/internal/state"
 )
@@ -32,7 +31,7 @@ type States interface {
 //     write conditional on the state read, so a concurrent follow: false is
 //     never undone); without a store, nothing.
 //
-// A dry run keeps nothing. A failure here is a *problem.NotKept (503): the
+// A dry run keeps nothing. A failure here is a *NotKeptError: the
 // secrets were saved, and the retry that the queue's redelivery or the
 // caller makes saves them again and keeps the state then.
 func (s *Service) keep(ctx context.Context, req *request.Request, body []byte, versions []string, requestID string) (bool, error) {
@@ -42,23 +41,23 @@ func (s *Service) keep(ctx context.Context, req *request.Request, body []byte, v
 	}
 	id := req.ServicePrincipalID
 	notKept := func(action string, err error) error {
-		return &problem.NotKept{RequestID: requestID, ServicePrincipalID: id, Action: action, Err: err}
+		return &NotKeptError{RequestID: requestID, ServicePrincipalID: id, Action: action, Err: err}
 	}
 	switch req.Follow {
 	case request.FollowOff:
 		if err := st.Delete(ctx, id); err != nil {
-			return false, notKept("forget", err)
+			return false, notKept(ActionForget, err)
 		}
 		return false, nil
 	case request.FollowAbsent:
 		replaced, err := st.Replace(ctx, kept(req, body, versions, requestID))
 		if err != nil {
-			return false, notKept("replace", err)
+			return false, notKept(ActionReplace, err)
 		}
 		return replaced, nil
 	}
 	if err := st.Put(ctx, kept(req, body, versions, requestID)); err != nil {
-		return false, notKept("keep", err)
+		return false, notKept(ActionKeep, err)
 	}
 	return true, nil
 }
@@ -113,7 +112,7 @@ func (s *Service) refuseLiteralForFollowed(ctx context.Context, req *request.Req
 	case errors.Is(err, state.ErrNotFound):
 		return nil
 	case err != nil:
-		return &problem.NotKept{ServicePrincipalID: req.ServicePrincipalID, Action: "read", Err: err}
+		return &NotKeptError{ServicePrincipalID: req.ServicePrincipalID, Action: ActionRead, Err: err}
 	}
 	return &request.Error{Problems: problems}
 }

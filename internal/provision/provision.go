@@ -15,22 +15,18 @@ package provision
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
 	"github.com/putsecrets/putsecrets/internal/graph"
-	"github.com/putsecrets/putsecrets/internal/problem"
 	"github.com/putsecrets/putsecrets/internal/request"
 	"github.com/putsecrets/putsecrets/internal/secret"
 	"github.com/putsecrets/putsecrets/internal/vault"
 )
 
-// Outcome statuses of a successful Put.
-const (
-	StatusSaved  = "saved"
-	StatusDryRun = "dryRun"
-)
+// The outcome statuses of a successful Put (Result.Status): the secrets were
+// saved, or a dry run checked everything and sent nothing to Graph.
+const StatusSaved, StatusDryRun = "saved", "dryRun"
 
 // Result is the success answer of docs/contract.md §3. It never holds a value.
 // On failure Put still returns what it learnt (service principal, keys) for
@@ -51,17 +47,9 @@ type Result struct {
 	DurationMs int64 `json:"durationMs"`
 }
 
-// The job actions of request.Job.Action.
-const (
-	actionStart   = "start"
-	actionRestart = "restart"
-)
-
-// Why a job action was not performed (JobResult.Skipped).
-const (
-	SkippedAlreadyRunning = "alreadyRunning"
-	SkippedDryRun         = "dryRun"
-)
+// Why a job action was not performed (JobResult.Skipped): a running job is
+// not started again, and a dry run touches no job.
+const SkippedAlreadyRunning, SkippedDryRun = "alreadyRunning", "dryRun"
 
 // JobResult is what the job follow-up did and found.
 type JobResult struct {
@@ -91,8 +79,7 @@ type JobQuarantine struct {
 	ErrorCode string `json:"errorCode,omitempty"`
 }
 
-// The stages of Put, as a failure that ran out of time names them
-// (problem.OutOfTime).
+// The stages of Put, as a failure names them (StageError.Stage).
 const (
 	StageResolving  = "resolving the Key Vault references"
 	StageValidating = "validating the credentials with Microsoft Graph"
@@ -140,15 +127,17 @@ func New(policy *request.Policy, resolver *vault.Resolver, graphClient *graph.Cl
 //
 // A dry run resolves and checks everything and sends nothing to Graph
 // (docs/contract.md §2), so it neither validates, saves, touches the job nor
-// keeps a state. Errors are for problem.From; an error of step 3 says that
-// the secrets were saved, and one of step 4 is a 503 that says so too.
+// keeps a state. A failure of steps 1 to 3 is a *StageError, saying which
+// stage failed and whether the secrets were saved by then (step 3 runs after
+// the save); one of step 4 is a *NotKeptError; a refused document is a
+// *request.Error. internal/problem turns them into answers.
 //
 // Every value of the invocation joins the context's secret.Scrubber (one is
 // attached when ctx has none) as soon as it is known: the literals once the
 // document is parsed, the Key Vault values once resolved, before any Graph
 // call. Graph's and Key Vault's error construction read it there, and the
 // error Put returns is wrapped by it (Scrubber.Wrap), so its text and the
-// problem document problem.From builds are scrubbed too.
+// problem document built from it are scrubbed too.
 func (s *Service) Put(ctx context.Context, body []byte) (_ *Result, err error) {
 	start := time.Now()
 	res := &Result{}
@@ -174,7 +163,7 @@ func (s *Service) Put(ctx context.Context, body []byte) (_ *Result, err error) {
 	}
 	secrets, versions, err := s.resolve(ctx, req)
 	if err != nil {
-		return res, late(ctx, StageResolving, problem.SavedNo, "", err)
+		return res, failed(ctx, &StageError{Stage: StageResolving, Dependency: DependencyKeyVault, Err: err})
 	}
 	for _, sec := range secrets {
 		scrubber.Add(sec.Value)
@@ -187,7 +176,7 @@ func (s *Service) Put(ctx context.Context, body []byte) (_ *Result, err error) {
 			return err
 		})
 		if err != nil {
-			return res, late(ctx, StageValidating, problem.SavedNo, "", problem.During("Microsoft Graph", err))
+			return res, failed(ctx, &StageError{Stage: StageValidating, Dependency: DependencyGraph, Err: err})
 		}
 		res.Validated = true
 	}
@@ -206,17 +195,21 @@ func (s *Service) Put(ctx context.Context, body []byte) (_ *Result, err error) {
 	})
 	res.GraphRequestID = put.RequestID
 	if err != nil {
-		return res, late(ctx, StageSaving, problem.SavedUnknown, "", problem.During("Microsoft Graph", err))
+		saved := SavedNo
+		if ctx.Err() != nil { // the PUT was under way when the time ran out
+			saved = SavedUnknown
+		}
+		return res, failed(ctx, &StageError{Stage: StageSaving, Dependency: DependencyGraph, Saved: saved, Err: err})
 	}
 	res.Status = StatusSaved
 	if req.Job != nil {
 		if res.Job, err = s.followUp(ctx, wait, req); err != nil {
 			stage := StageStartJob
-			if req.Job.Action == actionRestart {
+			if req.Job.Action == request.JobRestart {
 				stage = StageRestartJob
 			}
-			err = problem.AfterSave(put.RequestID, problem.AtFields(problem.During("Microsoft Graph", err), "job.id"))
-			return res, late(ctx, stage, problem.SavedYes, put.RequestID, err)
+			return res, failed(ctx, &StageError{Stage: stage, Dependency: DependencyGraph, Saved: SavedYes,
+				RequestID: put.RequestID, Fields: []string{"job.id"}, Err: err})
 		}
 	}
 	if res.Followed, err = s.keep(ctx, req, body, versions, put.RequestID); err != nil {
@@ -225,14 +218,12 @@ func (s *Service) Put(ctx context.Context, body []byte) (_ *Result, err error) {
 	return res, nil
 }
 
-// late marks err as an out-of-time failure at stage when ctx has run out
-// (its deadline passed, or the invocation was cancelled), so that the
-// answer says how far the invocation got and whether anything was saved.
-func late(ctx context.Context, stage string, saved problem.SavedState, requestID string, err error) error {
-	if ctx.Err() == nil {
-		return err
-	}
-	return &problem.OutOfTime{Stage: stage, Saved: saved, RequestID: requestID, Err: err}
+// failed returns e, marked OutOfTime when ctx has run out (its deadline
+// passed, or the invocation was cancelled), so that the answer says how far
+// the invocation got and whether anything was saved.
+func failed(ctx context.Context, e *StageError) error {
+	e.OutOfTime = ctx.Err() != nil
+	return e
 }
 
 // followUp starts or restarts the job and reads it once to report on it. A
@@ -248,7 +239,7 @@ func (s *Service) followUp(ctx context.Context, wait *graph.ReplicationWait, req
 		return err
 	}
 	switch j.Action {
-	case actionStart:
+	case request.JobStart:
 		if err := wait.Do(ctx, read); err != nil {
 			return out, err
 		}
@@ -263,7 +254,7 @@ func (s *Service) followUp(ctx context.Context, wait *graph.ReplicationWait, req
 		}); err != nil {
 			return out, err
 		}
-	case actionRestart:
+	case request.JobRestart:
 		if err := wait.Do(ctx, func(ctx context.Context) error {
 			_, err := s.graph.RestartJob(ctx, req.APIVersion, req.ServicePrincipalID, j.ID, j.ResetScope)
 			return err
@@ -297,7 +288,8 @@ func (r *JobResult) report(job graph.Job) {
 
 // resolve reads every Key Vault reference (each distinct secret once,
 // concurrently) and returns the secrets in request order, with the version
-// each reference was read from ("" for literals).
+// each reference was read from ("" for literals). A failure is vault.Resolve's:
+// one *vault.Error per failed secret, naming every field that referenced it.
 func (s *Service) resolve(ctx context.Context, req *request.Request) ([]graph.Secret, []string, error) {
 	out := make([]graph.Secret, len(req.Secrets))
 	versions := make([]string, len(req.Secrets))
@@ -306,7 +298,7 @@ func (s *Service) resolve(ctx context.Context, req *request.Request) ([]graph.Se
 	for i, e := range req.Secrets {
 		out[i] = graph.Secret{Key: e.Key, Value: e.Value}
 		if e.Ref != nil {
-			refs = append(refs, vault.Ref{VaultURL: e.Ref.VaultURL(), Vault: e.Ref.Vault, Name: e.Ref.Name, Version: e.Ref.Version})
+			refs = append(refs, vault.RefOf(*e.Ref))
 			at = append(at, i)
 		}
 	}
@@ -315,34 +307,12 @@ func (s *Service) resolve(ctx context.Context, req *request.Request) ([]graph.Se
 	}
 	values, err := s.vault.Resolve(ctx, refs)
 	if err != nil {
-		return nil, nil, attachFields(err, refs, at, req)
+		return nil, nil, err
 	}
 	for j, v := range values {
 		out[at[j]].Value, versions[at[j]] = v.Value, v.Version
 	}
 	return out, versions, nil
-}
-
-// attachFields names, for each failed secret, every request field that
-// referenced it.
-func attachFields(err error, refs []vault.Ref, at []int, req *request.Request) error {
-	fieldsOf := map[vault.Ref][]string{}
-	for j, r := range refs {
-		fieldsOf[r] = append(fieldsOf[r], req.Secrets[at[j]].Ref.Field)
-	}
-	leaves := []error{err}
-	if j, ok := err.(interface{ Unwrap() []error }); ok {
-		leaves = j.Unwrap()
-	}
-	out := make([]error, 0, len(leaves))
-	for _, leaf := range leaves {
-		if ve, ok := leaf.(*vault.Error); ok {
-			out = append(out, problem.AtFields(leaf, fieldsOf[ve.Ref]...))
-			continue
-		}
-		out = append(out, problem.During("Key Vault", leaf))
-	}
-	return errors.Join(out...)
 }
 
 // LogAttrs returns the result's fields for an invocation's log line, with

@@ -21,7 +21,6 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 
 	"github.com/putsecrets/putsecrets/internal/graph"
-	"github.com/putsecrets/putsecrets/internal/problem"
 	"github.com/putsecrets/putsecrets/internal/provision"
 	"github.com/putsecrets/putsecrets/internal/request"
 	"github.com/putsecrets/putsecrets/internal/settle"
@@ -149,7 +148,8 @@ func TestArgumentErrorsArePermanent(t *testing.T) {
 	t.Parallel()
 	sent := &outcomes{}
 	refuse := putterFunc(func(context.Context, []byte) (*provision.Result, error) {
-		return &provision.Result{}, problem.AtFields(problem.During("Microsoft Graph", graphArgumentError(t)), "job.id")
+		return &provision.Result{}, &provision.StageError{Stage: provision.StageStartJob, Dependency: provision.DependencyGraph,
+			Fields: []string{"job.id"}, Err: graphArgumentError(t)}
 	})
 	srv := httptest.NewServer(New(Options{Logger: slog.New(slog.DiscardHandler), Service: refuse, InvocationTimeout: time.Minute,
 		Queue: settle.NewProcessor(refuse, settle.Options{Outcomes: sent, ResultsQueue: "results"})}))
@@ -332,7 +332,8 @@ func TestHTTPAnswersInTime(t *testing.T) {
 	slow := putterFunc(func(ctx context.Context, _ []byte) (*provision.Result, error) {
 		deadline, _ = ctx.Deadline()
 		<-ctx.Done()
-		return &provision.Result{}, &problem.OutOfTime{Stage: provision.StageSaving, Saved: problem.SavedUnknown, Err: ctx.Err()}
+		return &provision.Result{}, &provision.StageError{Stage: provision.StageSaving, Dependency: provision.DependencyGraph,
+			Saved: provision.SavedUnknown, OutOfTime: true, Err: ctx.Err()}
 	})
 	const budget = 2 * time.Second
 	srv := httptest.NewServer(New(Options{Logger: slog.New(slog.DiscardHandler), Service: slow, InvocationTimeout: budget,

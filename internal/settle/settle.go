@@ -69,10 +69,10 @@ type Decision struct {
 
 // LogProblem is the failure to log for the decision: the request's problem,
 // or, when only the outcome failed, the Service Bus error mapped by
-// problem.From.
+// problem.FromDependency.
 func (d Decision) LogProblem() *problem.Problem {
 	if d.Problem == nil && d.OutcomeErr != nil {
-		return problem.From(problem.During("Service Bus", d.OutcomeErr))
+		return problem.FromDependency("Service Bus", d.OutcomeErr)
 	}
 	return d.Problem
 }

@@ -29,6 +29,9 @@ const maxMessage = 300
 type Error struct {
 	// Ref is the reference that failed.
 	Ref Ref
+	// Fields are the request fields that named the secret: Ref's, and
+	// those of the other references Resolve read it once for.
+	Fields []string
 	// Err is the cause: an *azcore.ResponseError, an azidentity error, a
 	// transport or context error, or a refusal of the reference itself.
 	Err error
@@ -39,8 +42,8 @@ type Error struct {
 // newError makes the *Error of ref. What Key Vault answered is read now and
 // scrubbed by s (the invocation's scrubber; nil scrubs nothing) before it is
 // kept: Key Vault's message is dependency text, and may quote a value.
-func newError(ref Ref, err error, s *secret.Scrubber) *Error {
-	e := &Error{Ref: ref, Err: err}
+func newError(ref Ref, fields []string, err error, s *secret.Scrubber) *Error {
+	e := &Error{Ref: ref, Fields: fields, Err: err}
 	if re, ok := errors.AsType[*azcore.ResponseError](err); ok {
 		d := readDetail(re)
 		d.code, d.innerCode, d.message, d.requestID = s.Scrub(d.code), s.Scrub(d.innerCode), s.Scrub(d.message), s.Scrub(d.requestID)

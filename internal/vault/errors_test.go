@@ -94,22 +94,22 @@ func TestErrorMessage(t *testing.T) {
 	}{
 		{
 			name: "vault name derived from the URL",
-			err:  newError(Ref{VaultURL: contosoURL, Name: "scim-token"}, responseError(404, `{"error":{"code":"SecretNotFound","message":"Gone.\r\n  Really."}}`, "x-ms-request-id", "abc"), nil),
+			err:  newError(Ref{VaultURL: contosoURL, Name: "scim-token"}, nil, responseError(404, `{"error":{"code":"SecretNotFound","message":"Gone.\r\n  Really."}}`, "x-ms-request-id", "abc"), nil),
 			want: `get secret "scim-token" from vault "contoso-kv": 404 Not Found SecretNotFound: Gone. Really. (x-ms-request-id abc)`,
 		},
 		{
 			name: "long message cut on a rune boundary",
-			err:  newError(Ref{Vault: "v", Name: "n"}, responseError(403, `{"error":{"code":"Forbidden","message":"`+long+`"}}`), nil),
+			err:  newError(Ref{Vault: "v", Name: "n"}, nil, responseError(403, `{"error":{"code":"Forbidden","message":"`+long+`"}}`), nil),
 			want: `get secret "n" from vault "v": 403 Forbidden Forbidden: ` + strings.Repeat("é", maxMessage/2) + "…",
 		},
 		{
 			name: "other cause verbatim",
-			err:  newError(Ref{Vault: "v", Name: "n"}, errors.New("dial tcp: i/o timeout"), nil),
+			err:  newError(Ref{Vault: "v", Name: "n"}, nil, errors.New("dial tcp: i/o timeout"), nil),
 			want: `get secret "n" from vault "v": dial tcp: i/o timeout`,
 		},
 		{
 			name: "a quoted value is scrubbed, also \\u-escaped",
-			err: newError(Ref{Vault: "v", Name: "n"}, responseError(400,
+			err: newError(Ref{Vault: "v", Name: "n"}, nil, responseError(400,
 				`{"error":{"code":"BadParameter","message":"value 'literal-base-address' and \\u0070ercent%2Dvalue-12 refused"}}`),
 				secret.NewScrubber(secret.New("https://literal-base-address.example"), secret.New("percent-value-12345"))),
 			want: `get secret "n" from vault "v": 400 Bad Request BadParameter: value '[REDACTED]' and [REDACTED] refused`,
@@ -179,6 +179,6 @@ func FuzzReadDetail(f *testing.F) {
 		}
 		_, _ = Throttled(err)
 		_ = NotFound(err) || Disabled(err) || Forbidden(err)
-		_ = newError(Ref{Vault: "contoso-kv", Name: "scim-token"}, err, nil).Error()
+		_ = newError(Ref{Vault: "contoso-kv", Name: "scim-token"}, nil, err, nil).Error()
 	})
 }

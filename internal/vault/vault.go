@@ -88,6 +88,16 @@ type Ref struct {
 	Name string
 	// Version is the secret's version; empty means the current one.
 	Version string
+	// Field is the request field that holds the reference, e.g.
+	// "secrets[2]" ("" when it comes from no request). It travels with the
+	// reference so that a failure names it (Error.Fields).
+	Field string
+}
+
+// RefOf is the Ref of a reference parsed from a request document, its
+// field included.
+func RefOf(r request.Reference) Ref {
+	return Ref{VaultURL: r.VaultURL(), Vault: r.Vault, Name: r.Name, Version: r.Version, Field: r.Field}
 }
 
 // vaultName is the name to show for r's vault.
@@ -182,14 +192,16 @@ type Resolved struct {
 //
 // When any read fails, Resolve returns no values and errors.Join of one
 // *Error per failed distinct reference, in the order of refs: every failure,
-// not only the first. Once ctx is done, reads not yet started fail with
+// not only the first. Each *Error's Fields lists the Field of every ref that
+// named that secret. Once ctx is done, reads not yet started fail with
 // ctx.Err().
 func (r *Resolver) Resolve(ctx context.Context, refs []Ref) ([]Resolved, error) {
 	type job struct {
-		ref   Ref
-		vault string // ref's normalized vault URL, the client's key
-		val   Resolved
-		err   error
+		ref    Ref
+		vault  string   // ref's normalized vault URL, the client's key
+		fields []string // the Field of every ref that names this secret
+		val    Resolved
+		err    error
 	}
 	jobs := make([]*job, 0, len(refs))
 	slot := make([]*job, len(refs))
@@ -201,6 +213,9 @@ func (r *Resolver) Resolve(ctx context.Context, refs []Ref) ([]Resolved, error) 
 			j = &job{ref: ref, vault: k.vault}
 			seen[k] = j
 			jobs = append(jobs, j)
+		}
+		if ref.Field != "" {
+			j.fields = append(j.fields, ref.Field)
 		}
 		slot[i] = j
 	}
@@ -253,7 +268,7 @@ func (r *Resolver) Resolve(ctx context.Context, refs []Ref) ([]Resolved, error) 
 	var errs []error
 	for _, j := range jobs {
 		if j.err != nil {
-			errs = append(errs, newError(j.ref, j.err, secret.ScrubberFrom(ctx)))
+			errs = append(errs, newError(j.ref, j.fields, j.err, secret.ScrubberFrom(ctx)))
 		}
 	}
 	if len(errs) > 0 {

@@ -398,7 +398,10 @@ func TestResolveReportsEveryFailure(t *testing.T) {
 		ref(contosoURL, "gone", ""),
 		ref(contosoURL, "ok", ""),
 		ref(contosoURL, "off", ""),
-		ref(contosoURL, "gone", ""), // listed twice, reported once
+		ref(contosoURL, "GONE", ""), // listed twice (names are case-insensitive), reported once
+	}
+	for i := range refs {
+		refs[i].Field = fmt.Sprintf("secrets[%d]", i)
 	}
 	got, err := r.Resolve(t.Context(), refs)
 	if got != nil {
@@ -409,15 +412,21 @@ func TestResolveReportsEveryFailure(t *testing.T) {
 		t.Fatalf("error = %T %v, want errors.Join", err, err)
 	}
 	var names []string
+	var fields [][]string
 	for _, e := range joined.Unwrap() {
 		ve, ok := e.(*Error)
 		if !ok {
 			t.Fatalf("joined error %T, want *Error", e)
 		}
 		names = append(names, ve.Ref.Name)
+		fields = append(fields, ve.Fields)
 	}
 	if diff := cmp.Diff([]string{"gone", "off"}, names); diff != "" {
 		t.Errorf("failed refs mismatch (-want +got):\n%s", diff)
+	}
+	// Each failure names every field that referenced its secret.
+	if diff := cmp.Diff([][]string{{"secrets[0]", "secrets[3]"}, {"secrets[2]"}}, fields); diff != "" {
+		t.Errorf("failed fields mismatch (-want +got):\n%s", diff)
 	}
 	if !NotFound(err) || !Disabled(err) || Forbidden(err) {
 		t.Errorf("NotFound, Disabled, Forbidden = %v, %v, %v; want true, true, false", NotFound(err), Disabled(err), Forbidden(err))
