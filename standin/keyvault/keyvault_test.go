@@ -109,6 +109,19 @@ func (r *rig) client(t *testing.T, vaultURL string) *azsecrets.Client {
 	return c
 }
 
+// warmClient stores the secret x (value "v") in host's vault and returns a
+// client of the vault that has read it once: the challenge and the token
+// are out of the way, two requests recorded.
+func (r *rig) warmClient(t *testing.T, host string) *azsecrets.Client {
+	t.Helper()
+	r.kv.SetSecret(host, "x", "v")
+	c := r.client(t, "https://"+host)
+	if _, err := c.GetSecret(context.Background(), "x", "", nil); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
 // statuses returns the statuses of the recorded requests.
 func statuses(reqs []keyvault.Request) []int {
 	out := make([]int, len(reqs))
@@ -391,17 +404,7 @@ func TestProtocol(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			req, _ := http.NewRequest(tt.method, "https://"+host+tt.path, nil)
-			if tt.token != "" {
-				req.Header.Set("Authorization", "Bearer "+tt.token)
-			}
-			req.Header.Set("x-ms-client-request-id", "c1d2")
-			resp, err := r.http.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer resp.Body.Close()
-			raw, _ := io.ReadAll(resp.Body)
+			resp, raw := send(t, r, tt.method, "https://"+host+tt.path, tt.token)
 			if resp.StatusCode != tt.wantStatus {
 				t.Fatalf("status: got %d, want %d: %s", resp.StatusCode, tt.wantStatus, raw)
 			}
@@ -493,11 +496,7 @@ func TestDelayUntilTheCallerLeaves(t *testing.T) {
 	t.Parallel()
 	r := newRig(t)
 	const host = "contoso-kv.vault.azure.net"
-	r.kv.SetSecret(host, "x", "v")
-	c := r.client(t, "https://"+host)
-	if _, err := c.GetSecret(context.Background(), "x", "", nil); err != nil { // challenge and token out of the way
-		t.Fatal(err)
-	}
+	c := r.warmClient(t, host)
 	r.kv.Script(host, "x", keyvault.Fault{Delay: time.Hour, Times: 1})
 	ctx, cancel := context.WithCancel(context.Background())
 	errc := make(chan error, 1)
@@ -605,11 +604,7 @@ func TestChallengeResource(t *testing.T) {
 			r.kv.SetChallengeResource(tt.host, "https://other.example")
 			r.kv.SetChallengeResource(tt.host, tt.resource)
 
-			resp, err := r.http.Get("https://" + tt.host + "/secrets/x?api-version=7.5")
-			if err != nil {
-				t.Fatal(err)
-			}
-			resp.Body.Close()
+			resp, _ := send(t, r, http.MethodGet, "https://"+tt.host+"/secrets/x?api-version=7.5", "")
 			want := `Bearer authorization="https://login.microsoftonline.com/` + r.kv.TenantID() + `", resource="` + tt.want + `"`
 			if got := resp.Header.Get("WWW-Authenticate"); resp.StatusCode != 401 || got != want {
 				t.Errorf("challenge: got %d %q, want 401 %q", resp.StatusCode, got, want)
@@ -619,7 +614,7 @@ func TestChallengeResource(t *testing.T) {
 			}
 
 			before := len(r.kv.Requests())
-			_, err = r.client(t, "https://"+tt.host).GetSecret(t.Context(), "x", "", nil)
+			_, err := r.client(t, "https://"+tt.host).GetSecret(t.Context(), "x", "", nil)
 			after := r.kv.Requests()[before:]
 			if tt.resource == "" {
 				if err != nil {
@@ -645,11 +640,7 @@ func TestGate(t *testing.T) {
 	t.Parallel()
 	r := newRig(t)
 	const host = "contoso-kv.vault.azure.net"
-	r.kv.SetSecret(host, "x", "v")
-	c := r.client(t, "https://"+host)
-	if _, err := c.GetSecret(t.Context(), "x", "", nil); err != nil { // the challenge out of the way
-		t.Fatal(err)
-	}
+	c := r.warmClient(t, host)
 	if n := r.kv.MaxInFlight(host); n != 1 {
 		t.Fatalf("MaxInFlight after one read = %d, want 1", n)
 	}
@@ -721,17 +712,34 @@ func TestGate(t *testing.T) {
 	}
 }
 
-// rawGet sends a GET with a bearer token and returns the body of a 200.
-func rawGet(t *testing.T, r *rig, u, tok string) []byte {
+// send sends a request with a bearer token ("": none) and the client
+// request ID c1d2, and returns the answer and its body.
+func send(t *testing.T, r *rig, method, u, tok string) (*http.Response, []byte) {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodGet, u, nil)
-	req.Header.Set("Authorization", "Bearer "+tok)
+	req, err := http.NewRequest(method, u, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tok != "" {
+		req.Header.Set("Authorization", "Bearer "+tok)
+	}
+	req.Header.Set("x-ms-client-request-id", "c1d2")
 	resp, err := r.http.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp, raw
+}
+
+// rawGet sends a GET with a bearer token and returns the body of a 200.
+func rawGet(t *testing.T, r *rig, u, tok string) []byte {
+	t.Helper()
+	resp, raw := send(t, r, http.MethodGet, u, tok)
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("GET %s: %d %s", u, resp.StatusCode, raw)
 	}
