@@ -16,6 +16,7 @@
 //	s := azurite.Shared(t)                     // one process per test binary
 //	client, err := azblob.NewClient(s.BlobEndpoint(), cred, &azblob.ClientOptions{...})
 //	containerURL := s.NewContainerURL()         // a fresh container name for this test
+//	c := azurite.NewContainer(t)                // the two, a credential and a transport
 package azurite
 
 import (
