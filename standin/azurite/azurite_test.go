@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 
@@ -14,6 +15,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/container"
 
 	"github.com/putsecrets/putsecrets/standin/azurite"
+	"github.com/putsecrets/putsecrets/standin/identity"
 	"github.com/putsecrets/putsecrets/standin/tlsca"
 )
 
@@ -37,7 +39,8 @@ func TestBlobProtocol(t *testing.T) {
 	if cu == s.NewContainerURL() {
 		t.Fatal("NewContainerURL handed out one name twice")
 	}
-	c, err := container.NewClient(cu, azurite.Credential(t), clientOptions(s))
+	_, cred := identity.Shared(t)
+	c, err := container.NewClient(cu, cred, clientOptions(s))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,6 +109,13 @@ func TestSharedOnce(t *testing.T) {
 	if ct.Server != a || other.Server != a || ct.URL == other.URL || ct.Credential != other.Credential {
 		t.Fatalf("NewContainer: servers %p %p (shared %p), URLs %s %s, one credential %v; want the shared server, two URLs, one credential",
 			ct.Server, other.Server, a, ct.URL, other.URL, ct.Credential == other.Credential)
+	}
+	mi, cred := identity.Shared(t)
+	if mi2, cred2 := identity.Shared(t); mi2 != mi || cred2 != cred || ct.Credential != cred {
+		t.Error("identity.Shared returned two endpoints or credentials, or NewContainer another one")
+	}
+	if os.Getenv("IDENTITY_ENDPOINT") != mi.Endpoint() || os.Getenv("IDENTITY_HEADER") != mi.Header() {
+		t.Error("the process environment does not name the shared identity endpoint")
 	}
 	if !strings.HasPrefix(ct.URL, a.BlobEndpoint()+"/") {
 		t.Errorf("container URL %s is not under %s", ct.URL, a.BlobEndpoint())

@@ -4,13 +4,10 @@ import (
 	"context"
 	"crypto/tls"
 	"net/http"
-	"os"
-	"sync"
 	"testing"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
-	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 
 	"github.com/putsecrets/putsecrets/standin/identity"
 )
@@ -26,8 +23,8 @@ type Container struct {
 	// URL is the container's URL, a name no other test of the binary was given
 	// (NewContainerURL). The container does not exist until something creates it.
 	URL string
-	// Credential is the binary's managed identity credential (Credential), whose storage tokens
-	// Azurite accepts.
+	// Credential is the binary's managed identity credential (identity.Shared), whose storage
+	// tokens Azurite accepts.
 	Credential azcore.TokenCredential
 	// WrongAudience hands out the same identity's Key Vault tokens whatever scope a client asks
 	// for: Azurite refuses them with 403, as Azure Storage refuses a token for another audience.
@@ -41,7 +38,7 @@ type Container struct {
 func NewContainer(tb testing.TB) *Container {
 	tb.Helper()
 	s := Shared(tb)
-	cred := Credential(tb)
+	_, cred := identity.Shared(tb)
 	return &Container{
 		Server:        s,
 		URL:           s.NewContainerURL(),
@@ -49,39 +46,6 @@ func NewContainer(tb testing.TB) *Container {
 		WrongAudience: keyVaultToken{cred},
 		HTTPClient:    s.HTTPClient(),
 	}
-}
-
-var managedIdentity struct {
-	once sync.Once
-	cred azcore.TokenCredential
-	err  error
-}
-
-// Credential returns the test binary's one managed identity credential: azidentity's
-// ManagedIdentityCredential, as the handler has, on an identity stand-in started on first use.
-// MSAL caches managed identity tokens process-wide whatever the endpoint, so a binary has one
-// endpoint: the first call points the process' IDENTITY_ENDPOINT and IDENTITY_HEADER at it,
-// for good. The endpoint is never stopped; it ends with the binary.
-func Credential(tb testing.TB) azcore.TokenCredential {
-	tb.Helper()
-	managedIdentity.once.Do(func() {
-		mi := identity.New()
-		if err := mi.Start(); err != nil {
-			managedIdentity.err = err
-			return
-		}
-		for k, v := range map[string]string{"IDENTITY_ENDPOINT": mi.Endpoint(), "IDENTITY_HEADER": mi.Header()} {
-			if err := os.Setenv(k, v); err != nil {
-				managedIdentity.err = err
-				return
-			}
-		}
-		managedIdentity.cred, managedIdentity.err = azidentity.NewManagedIdentityCredential(nil)
-	})
-	if managedIdentity.err != nil {
-		tb.Fatalf("azurite: managed identity credential: %v", managedIdentity.err)
-	}
-	return managedIdentity.cred
 }
 
 // keyVaultToken asks for a Key Vault token whatever scope the client names.
