@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"slices"
 	"strings"
 	"sync"
@@ -14,7 +13,6 @@ import (
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/messaging/azservicebus"
 	"github.com/Azure/azure-sdk-for-go/sdk/security/keyvault/azsecrets"
 
@@ -29,31 +27,6 @@ import (
 )
 
 const kvHost = "contoso-kv.vault.azure.net"
-
-// identityCred asks the Env's managed identity stand-in for tokens, as the
-// app's credential does, without the process environment azidentity reads.
-type identityCred struct{ e *azure.Env }
-
-func (c identityCred) GetToken(ctx context.Context, o policy.TokenRequestOptions) (azcore.AccessToken, error) {
-	resource := strings.TrimSuffix(o.Scopes[0], "/.default")
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.e.Identity.Endpoint()+"?api-version=2019-08-01&resource="+resource, nil)
-	if err != nil {
-		return azcore.AccessToken{}, err
-	}
-	req.Header.Set("X-IDENTITY-HEADER", c.e.Identity.Header())
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return azcore.AccessToken{}, err
-	}
-	defer resp.Body.Close()
-	var body struct {
-		AccessToken string `json:"access_token"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil || body.AccessToken == "" {
-		return azcore.AccessToken{}, fmt.Errorf("identity stand-in answered %d: %v", resp.StatusCode, err)
-	}
-	return azcore.AccessToken{Token: body.AccessToken, ExpiresOn: time.Now().Add(time.Hour)}, nil
-}
 
 // sender records the messages sent, safe for concurrent use.
 type sender struct {
@@ -114,7 +87,7 @@ func (c *countingVersions) Resolve(ctx context.Context, refs []vault.Ref) ([]vau
 func newWorld(t *testing.T) *world {
 	t.Helper()
 	env := azure.Start(t, azure.WithStorage())
-	cred := identityCred{env}
+	cred := env.Identity.Credential()
 	opts := azcore.ClientOptions{Transport: env.HTTPClient()}
 	st, err := state.New(env.StateURL, cred, &state.Options{ClientOptions: opts})
 	if err != nil {

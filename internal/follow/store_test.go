@@ -2,50 +2,20 @@ package follow_test
 
 import (
 	"context"
-	"crypto/tls"
 	"fmt"
 	"net/http"
-	"os"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
-	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 	"github.com/Azure/azure-sdk-for-go/sdk/messaging/azservicebus"
 
 	"github.com/putsecrets/putsecrets/internal/follow"
 	"github.com/putsecrets/putsecrets/internal/state"
 	"github.com/putsecrets/putsecrets/standin/azurite"
-	"github.com/putsecrets/putsecrets/standin/identity"
 )
-
-// cred is the test binary's one managed identity credential, from the
-// identity stand-in (MSAL caches managed identity tokens process-wide).
-var cred azcore.TokenCredential
-
-func TestMain(m *testing.M) {
-	os.Exit(run(m))
-}
-
-func run(m *testing.M) int {
-	mi := identity.New()
-	if err := mi.Start(); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer mi.Close()
-	os.Setenv("IDENTITY_ENDPOINT", mi.Endpoint())
-	os.Setenv("IDENTITY_HEADER", mi.Header())
-	c, err := azidentity.NewManagedIdentityCredential(nil)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	cred = c
-	return m.Run()
-}
 
 // counting counts the blob reads (GET or HEAD of one blob) and list calls it carries.
 type counting struct {
@@ -84,11 +54,9 @@ func spOf(i int) string { return fmt.Sprintf("%08x-0000-4000-8000-000000000000",
 // use the rotated secret: the event sends 3 requests and reads 3 states.
 func TestManyFollowersEventReadsOnlyItsFollowers(t *testing.T) {
 	t.Parallel()
-	az := azurite.Shared(t)
-	cnt := &counting{next: &http.Client{Transport: &http.Transport{
-		TLSClientConfig: &tls.Config{RootCAs: az.CA().Pool(), MinVersion: tls.VersionTLS12}, MaxIdleConnsPerHost: 32,
-	}}}
-	st, err := state.New(az.NewContainerURL(), cred, &state.Options{ClientOptions: azcore.ClientOptions{Transport: cnt}})
+	c := azurite.NewContainer(t)
+	cnt := &counting{next: c.HTTPClient}
+	st, err := state.New(c.URL, c.Credential, &state.Options{ClientOptions: azcore.ClientOptions{Transport: cnt}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,14 +2,12 @@ package state_test
 
 import (
 	"context"
-	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -19,44 +17,15 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
-	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/container"
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/putsecrets/putsecrets/internal/state"
 	"github.com/putsecrets/putsecrets/standin/azurite"
-	"github.com/putsecrets/putsecrets/standin/identity"
 )
 
 var bigFollowers = flag.Int("state.followers", 1000, "kept states in TestFollowersReadsOnlyTheirStates")
-
-// One identity endpoint and one ManagedIdentityCredential serve the test binary: MSAL caches
-// managed identity tokens process-wide.
-var cred azcore.TokenCredential
-
-func TestMain(m *testing.M) {
-	flag.Parse()
-	os.Exit(run(m))
-}
-
-func run(m *testing.M) int {
-	mi := identity.New()
-	if err := mi.Start(); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer mi.Close()
-	os.Setenv("IDENTITY_ENDPOINT", mi.Endpoint())
-	os.Setenv("IDENTITY_HEADER", mi.Header())
-	c, err := azidentity.NewManagedIdentityCredential(nil)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	cred = c
-	return m.Run()
-}
 
 // counter is a transport that counts the requests it carries, by kind.
 type counter struct {
@@ -91,27 +60,28 @@ type rig struct {
 
 func newRig(t *testing.T) *rig {
 	t.Helper()
-	return newRigWith(t, cred)
+	return newRigWith(t, false)
 }
 
-func newRigWith(t *testing.T, c azcore.TokenCredential) *rig {
+// newRigWith is newRig, with a Store whose credential hands out Key Vault tokens when
+// wrongAudience is set.
+func newRigWith(t *testing.T, wrongAudience bool) *rig {
 	t.Helper()
-	az := azurite.Shared(t)
-	httpc := &http.Client{Transport: &http.Transport{
-		TLSClientConfig:     &tls.Config{RootCAs: az.CA().Pool(), MinVersion: tls.VersionTLS12},
-		MaxIdleConnsPerHost: 32,
-	}}
-	cnt := &counter{next: httpc}
-	u := az.NewContainerURL()
-	st, err := state.New(u, c, &state.Options{ClientOptions: azcore.ClientOptions{Transport: cnt}})
+	c := azurite.NewContainer(t)
+	cred := c.Credential
+	if wrongAudience {
+		cred = c.WrongAudience
+	}
+	cnt := &counter{next: c.HTTPClient}
+	st, err := state.New(c.URL, cred, &state.Options{ClientOptions: azcore.ClientOptions{Transport: cnt}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	raw, err := container.NewClient(u, cred, &container.ClientOptions{ClientOptions: azcore.ClientOptions{Transport: httpc}})
+	raw, err := container.NewClient(c.URL, c.Credential, &container.ClientOptions{ClientOptions: azcore.ClientOptions{Transport: c.HTTPClient}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &rig{store: st, raw: raw, count: cnt, url: u}
+	return &rig{store: st, raw: raw, count: cnt, url: c.URL}
 }
 
 // blobs returns every blob in the container, name to content.
@@ -570,7 +540,7 @@ func TestCorruptBlobs(t *testing.T) {
 // *azcore.ResponseError that names the container and says what to do.
 func TestForbidden(t *testing.T) {
 	t.Parallel()
-	r := newRigWith(t, vaultToken{cred})
+	r := newRigWith(t, true)
 	err := r.store.Put(context.Background(), kept(spID(1), vault+"/scim-token"))
 	var re *azcore.ResponseError
 	if !errors.As(err, &re) || re.StatusCode != http.StatusForbidden {
@@ -600,7 +570,7 @@ func TestNewRefuses(t *testing.T) {
 		"https://acct.blob.core.windows.net/putsecrets-state?",
 		"https://acct.blob.core.windows.net//",
 	} {
-		if _, err := state.New(u, cred, nil); err == nil {
+		if _, err := state.New(u, staticToken{}, nil); err == nil {
 			t.Errorf("New(%q): got no error", u)
 		}
 	}
@@ -608,17 +578,10 @@ func TestNewRefuses(t *testing.T) {
 		t.Error("New without a credential: got no error")
 	}
 	for _, u := range []string{"https://acct.blob.core.windows.net/putsecrets-state", "https://127.0.0.1:10000/devstoreaccount1/putsecrets-state/"} {
-		if _, err := state.New(u, cred, nil); err != nil {
+		if _, err := state.New(u, staticToken{}, nil); err != nil {
 			t.Errorf("New(%q): %v", u, err)
 		}
 	}
-}
-
-// vaultToken asks for a Key Vault token whatever scope the client names.
-type vaultToken struct{ azcore.TokenCredential }
-
-func (v vaultToken) GetToken(ctx context.Context, _ policy.TokenRequestOptions) (azcore.AccessToken, error) {
-	return v.TokenCredential.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{"https://vault.azure.net/.default"}})
 }
 
 // TestConcurrentPutsAndDeletes races Puts and Deletes of one service principal: whatever wins,

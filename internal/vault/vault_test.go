@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/putsecrets/putsecrets/internal/cloud"
 	"github.com/putsecrets/putsecrets/internal/secret"
+	"github.com/putsecrets/putsecrets/standin/keyvault"
 )
 
 const (
@@ -27,6 +29,8 @@ const (
 	fabrikamURL = "https://" + fabrikam
 	canary      = "canary-value-7f3a9c1e-do-not-print"
 	version1    = "4387e9f3d6e14c459867679a90fd0f79"
+	version2    = "9b7e0c2a5d8f4e1b8c6a3f0d2e5b7a91"
+	version3    = "0f1e2d3c4b5a69788796a5b4c3d2e1f0"
 )
 
 func ref(vaultURL, name, version string) Ref {
@@ -46,9 +50,9 @@ func resolved(value, version string) Resolved {
 func TestResolve(t *testing.T) {
 	t.Parallel()
 	k := newKV(t)
-	k.put(contoso, "scim-token", entry{value: ptr(canary), version: version1})
-	k.put(contoso, "svc-password", entry{value: ptr("p@ss\"wörd"), version: version1})
-	cred := &fakeCredential{token: testToken}
+	k.SetSecret(contoso, "scim-token", canary, keyvault.Version(version1))
+	k.SetSecret(contoso, "svc-password", "p@ss\"wörd", keyvault.Version(version1))
+	cred := k.credential()
 	r, _ := k.resolver(cred, nil)
 
 	got, err := r.Resolve(t.Context(), []Ref{
@@ -66,8 +70,8 @@ func TestResolve(t *testing.T) {
 		t.Errorf("values print as %s", s)
 	}
 	for _, tro := range cred.requests() {
-		if !cmp.Equal(tro.Scopes, []string{publicKV + "/.default"}) || tro.TenantID != testTenant {
-			t.Errorf("token asked for scopes %v tenant %q, want [%s/.default] tenant %s", tro.Scopes, tro.TenantID, publicKV, testTenant)
+		if !cmp.Equal(tro.Scopes, []string{publicKV + "/.default"}) || tro.TenantID != k.TenantID() {
+			t.Errorf("token asked for scopes %v tenant %q, want [%s/.default] tenant %s", tro.Scopes, tro.TenantID, publicKV, k.TenantID())
 		}
 	}
 	if n := k.getCount(contoso, "scim-token", ""); n != 1 {
@@ -89,10 +93,9 @@ func TestResolveClouds(t *testing.T) {
 		t.Run(cl.Name, func(t *testing.T) {
 			t.Parallel()
 			k := newKV(t)
-			k.resource = "https://" + cl.KeyVaultSuffix
 			host := "contoso-kv." + cl.KeyVaultSuffix
-			k.put(host, "scim-token", entry{value: ptr(canary)})
-			cred := &fakeCredential{token: testToken}
+			k.SetSecret(host, "scim-token", canary)
+			cred := k.credential()
 			r, _ := k.resolver(cred, nil)
 			got, err := r.Resolve(t.Context(), []Ref{ref("https://"+host, "scim-token", "")})
 			if err != nil {
@@ -112,10 +115,10 @@ func TestResolveClouds(t *testing.T) {
 func TestResolveDedupe(t *testing.T) {
 	t.Parallel()
 	k := newKV(t)
-	k.put(contoso, "a", entry{value: ptr("A"), version: version1})
-	k.put(contoso, "b", entry{value: ptr("B")})
-	k.put(fabrikam, "a", entry{value: ptr("other vault")})
-	r, _ := k.resolver(&fakeCredential{token: testToken}, nil)
+	k.SetSecret(contoso, "a", "A", keyvault.Version(version1))
+	k.SetSecret(contoso, "b", "B", keyvault.Version(version2))
+	k.SetSecret(fabrikam, "a", "other vault", keyvault.Version(version3))
+	r, _ := k.resolver(k.credential(), nil)
 
 	got, err := r.Resolve(t.Context(), []Ref{
 		ref(contosoURL, "a", ""),
@@ -130,8 +133,8 @@ func TestResolveDedupe(t *testing.T) {
 		t.Fatalf("Resolve: %v", err)
 	}
 	if diff := cmp.Diff([]Resolved{
-		resolved("A", version1), resolved("B", ""), resolved("A", version1), resolved("A", version1),
-		resolved("A", version1), resolved("other vault", ""), resolved("A", version1),
+		resolved("A", version1), resolved("B", version2), resolved("A", version1), resolved("A", version1),
+		resolved("A", version1), resolved("other vault", version3), resolved("A", version1),
 	}, got); diff != "" {
 		t.Errorf("values mismatch (-want +got):\n%s", diff)
 	}
@@ -158,10 +161,10 @@ func TestResolveOneClientPerVault(t *testing.T) {
 	k := newKV(t)
 	for _, host := range []string{contoso, fabrikam} {
 		for _, name := range []string{"s1", "s2", "s3"} {
-			k.put(host, name, entry{value: ptr(host + name)})
+			k.SetSecret(host, name, host+name)
 		}
 	}
-	r, built := k.resolver(&fakeCredential{token: testToken}, &Options{MaxConcurrency: 1})
+	r, built := k.resolver(k.credential(), &Options{MaxConcurrency: 1})
 	refs := []Ref{
 		ref(contosoURL, "s1", ""), ref(fabrikamURL, "s1", ""),
 		ref(contosoURL, "s2", ""), ref(fabrikamURL, "s2", ""),
@@ -212,15 +215,20 @@ func TestResolveConcurrencyBound(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			k := newKV(t)
-			k.gate = tt.want
+			k.SetGate(contoso, int(tt.want))
 			var refs []Ref
 			for i := range tt.secrets {
 				name := fmt.Sprintf("s%d", i)
-				k.put(contoso, name, entry{value: ptr(name), delay: 5 * time.Millisecond})
+				k.SetSecret(contoso, name, name)
+				k.Script(contoso, name, keyvault.Fault{Delay: 5 * time.Millisecond})
 				refs = append(refs, ref(contosoURL, name, ""))
 			}
-			r, _ := k.resolver(&fakeCredential{token: testToken}, &Options{MaxConcurrency: tt.limit})
-			got, err := r.Resolve(t.Context(), refs)
+			r, _ := k.resolver(k.credential(), &Options{MaxConcurrency: tt.limit})
+			// The gate opens only when the bound is reached: a lower bound
+			// would hold the reads until this deadline.
+			ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+			defer cancel()
+			got, err := r.Resolve(ctx, refs)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -230,7 +238,7 @@ func TestResolveConcurrencyBound(t *testing.T) {
 			// Every worker sends its requests one after another, so requests
 			// in flight never exceed the bound; the stand-in's gate holds
 			// the first answers until the bound is reached.
-			if n := k.maxInFlight.Load(); n != tt.want {
+			if n := int32(k.MaxInFlight(contoso)); n != tt.want {
 				t.Errorf("requests in flight at most %d, want %d", n, tt.want)
 			}
 		})
@@ -239,10 +247,20 @@ func TestResolveConcurrencyBound(t *testing.T) {
 
 func TestResolveFailures(t *testing.T) {
 	t.Parallel()
-	rbac := `{"error":{"code":"Forbidden","message":"Caller is not authorized to perform action on resource.\r\nIf role assignments, deny assignments or role definitions were changed recently, please observe propagation time.\r\nCaller: appid=11111111-2222-3333-4444-555555555555;oid=66666666-7777-8888-9999-000000000000;iss=https://sts.windows.net/` + testTenant + `/\r\nAction: 'Microsoft.KeyVault/vaults/secrets/getSecret/action'\r\nResource: '/subscriptions/0000/resourcegroups/rg/providers/microsoft.keyvault/vaults/contoso-kv/secrets/scim-token'\r\nAssignment: (not found)\r\nDenyAssignmentId: null\r\nDecisionReason: null \r\nVault: contoso-kv;location=westeurope\r\n","innerError":{"code":"ForbiddenByRbac"}}}`
-	accessPolicy := `{"error":{"code":"Forbidden","message":"The user, group or application 'appid=1111;oid=6666;iss=https://sts.windows.net/` + testTenant + `/' does not have secrets get permission on key vault 'contoso-kv;location=westeurope'. For help resolving this issue, please see https://go.microsoft.com/fwlink/?linkid=2125287","innererror":{"code":"AccessDenied"}}}`
-	throttled := `{"error":{"code":"Throttled","message":"Request was not allowed because of throttling."}}`
-	unavailable := `{"error":{"code":"ServiceUnavailable","message":"The service is unavailable."}}`
+	// An access policy vault's refusal (the stand-in's vaults use RBAC).
+	accessPolicy := keyvault.Fault{Status: 403, InnerCode: "AccessDenied",
+		Message: "The user, group or application 'appid=1111;oid=6666;iss=https://sts.windows.net/" + testTenant + "/' does not have secrets get permission on key vault 'contoso-kv;location=westeurope'. For help resolving this issue, please see https://go.microsoft.com/fwlink/?linkid=2125287"}
+	withSecret := func(more func(kv *keyvault.Server), opts ...keyvault.SecretOption) func(*keyvault.Server) {
+		return func(kv *keyvault.Server) {
+			kv.SetSecret(contoso, "scim-token", canary, opts...)
+			if more != nil {
+				more(kv)
+			}
+		}
+	}
+	faulted := func(f keyvault.Fault) func(*keyvault.Server) {
+		return withSecret(func(kv *keyvault.Server) { kv.Script(contoso, "scim-token", f) })
+	}
 
 	type class struct {
 		notFound, disabled, forbidden, throttled bool
@@ -250,10 +268,10 @@ func TestResolveFailures(t *testing.T) {
 	}
 	tests := []struct {
 		name       string
-		entry      *entry // nil: nothing stored
+		setup      func(*keyvault.Server) // nil: nothing stored
 		ref        Ref
-		token      string
-		resource   string
+		audience   string // of the token the credential hands out; "": the one asked for
+		resource   string // named by the vault's challenge; "": its cloud's
 		opts       azsecrets.ClientOptions
 		wantStatus int // of the *azcore.ResponseError; 0: none
 		wantClass  class
@@ -263,44 +281,44 @@ func TestResolveFailures(t *testing.T) {
 		{
 			name: "missing secret", ref: ref(contosoURL, "scim-token", ""),
 			wantStatus: 404, wantClass: class{notFound: true}, wantGets: 1,
-			wantMsg: `get secret "scim-token" from vault "contoso-kv": 404 Not Found SecretNotFound: A secret with (name/id) scim-token was not found in this key vault. If you recently deleted this secret you may be able to recover it using the correct recovery command. For help resolving this issue, please see https://go.microsoft.com/fwlink/?linkid=2125182 (x-ms-request-id kv-req-1)`,
+			wantMsg: `get secret "scim-token" from vault "contoso-kv": 404 Not Found SecretNotFound: A secret with (name/id) scim-token was not found in this key vault. If you recently deleted this secret you may be able to recover it using the correct recovery command. For help resolving this issue, please see https://go.microsoft.com/fwlink/?linkid=2125182 (x-ms-request-id REQUEST-ID)`,
 		},
 		{
-			name: "missing version", entry: &entry{value: ptr(canary), version: version1},
+			name: "missing version", setup: withSecret(nil, keyvault.Version(version1)),
 			ref:        ref(contosoURL, "scim-token", "0000000000000000000000000000beef"),
 			wantStatus: 404, wantClass: class{notFound: true}, wantGets: 1,
 		},
 		{
-			name: "disabled secret", entry: &entry{value: ptr(canary), disabled: true}, ref: ref(contosoURL, "scim-token", ""),
+			name: "disabled secret", setup: withSecret(nil, keyvault.Disabled()), ref: ref(contosoURL, "scim-token", ""),
 			wantStatus: 403, wantClass: class{disabled: true}, wantGets: 1,
-			wantMsg: `get secret "scim-token" from vault "contoso-kv": 403 Forbidden Forbidden/SecretDisabled: Operation get is not allowed on a disabled secret. (x-ms-request-id kv-req-1)`,
+			wantMsg: `get secret "scim-token" from vault "contoso-kv": 403 Forbidden Forbidden/SecretDisabled: Operation get is not allowed on a disabled secret. (x-ms-request-id REQUEST-ID)`,
 		},
 		{
-			name: "RBAC refusal", entry: &entry{status: 403, body: rbac}, ref: ref(contosoURL, "scim-token", ""),
+			name: "RBAC refusal", setup: withSecret(func(kv *keyvault.Server) { kv.SetDenied(contoso, true) }), ref: ref(contosoURL, "scim-token", ""),
 			wantStatus: 403, wantClass: class{forbidden: true}, wantGets: 1,
 		},
 		{
-			name: "access policy refusal", entry: &entry{status: 403, body: accessPolicy}, ref: ref(contosoURL, "scim-token", ""),
+			name: "access policy refusal", setup: faulted(accessPolicy), ref: ref(contosoURL, "scim-token", ""),
 			wantStatus: 403, wantClass: class{forbidden: true}, wantGets: 1,
 		},
 		{
-			name: "token refused after the challenge", entry: &entry{value: ptr(canary)}, ref: ref(contosoURL, "scim-token", ""),
-			token: "token-for-another-audience", wantStatus: 401, wantClass: class{forbidden: true},
+			name: "token refused after the challenge", setup: withSecret(nil), ref: ref(contosoURL, "scim-token", ""),
+			audience: "https://graph.microsoft.com", wantStatus: 401, wantClass: class{forbidden: true},
 		},
 		{
-			name: "429 with Retry-After beyond MaxRetryDelay", entry: &entry{status: 429, body: throttled, header: []string{"Retry-After", "30"}},
+			name: "429 with Retry-After beyond MaxRetryDelay", setup: faulted(keyvault.Fault{Status: 429, RetryAfter: "30"}),
 			ref:        ref(contosoURL, "scim-token", ""),
 			opts:       azsecrets.ClientOptions{ClientOptions: azcore.ClientOptions{Retry: policy.RetryOptions{MaxRetryDelay: time.Second}}},
 			wantStatus: 429, wantClass: class{throttled: true, retryAfter: 30 * time.Second}, wantGets: 1,
 		},
 		{
-			name: "503 after retries", entry: &entry{status: 503, body: unavailable},
+			name: "503 after retries", setup: faulted(keyvault.Fault{Status: 503}),
 			ref:        ref(contosoURL, "scim-token", ""),
 			opts:       azsecrets.ClientOptions{ClientOptions: azcore.ClientOptions{Retry: policy.RetryOptions{MaxRetries: 2}}},
 			wantStatus: 503, wantClass: class{throttled: true}, wantGets: 3,
 		},
 		{
-			name: "no value", entry: &entry{}, ref: Ref{VaultURL: contosoURL, Name: "scim-token"},
+			name: "no value", setup: withSecret(nil, keyvault.NoValue()), ref: Ref{VaultURL: contosoURL, Name: "scim-token"},
 			wantGets: 1,
 			wantMsg:  `get secret "scim-token" from vault "contoso-kv": secret has no value`,
 		},
@@ -318,7 +336,7 @@ func TestResolveFailures(t *testing.T) {
 			name: "slash in version refused", ref: ref(contosoURL, "scim-token", "../x"),
 		},
 		{
-			name: "challenge for another resource refused", entry: &entry{value: ptr(canary)}, ref: ref(contosoURL, "scim-token", ""),
+			name: "challenge for another resource refused", setup: withSecret(nil), ref: ref(contosoURL, "scim-token", ""),
 			resource: "https://vault.azure.cn",
 		},
 	}
@@ -327,16 +345,15 @@ func TestResolveFailures(t *testing.T) {
 			t.Parallel()
 			k := newKV(t)
 			if tt.resource != "" {
-				k.resource = tt.resource
+				k.SetChallengeResource(contoso, tt.resource)
 			}
-			if tt.entry != nil {
-				k.put(contoso, "scim-token", *tt.entry)
+			if tt.setup != nil {
+				tt.setup(k.Server)
 			}
-			token := testToken
-			if tt.token != "" {
-				token = tt.token
+			cred := k.credential()
+			if tt.audience != "" {
+				cred.scopes = []string{tt.audience + "/.default"}
 			}
-			cred := &fakeCredential{token: token}
 			opts := tt.opts
 			r, _ := k.resolver(cred, &Options{ClientOptions: &opts})
 
@@ -364,8 +381,9 @@ func TestResolveFailures(t *testing.T) {
 				t.Errorf("class = %+v, want %+v", gotClass, tt.wantClass)
 			}
 			msg := err.Error()
-			if tt.wantMsg != "" && msg != tt.wantMsg {
-				t.Errorf("Error() =\n%s\nwant\n%s", msg, tt.wantMsg)
+			// The request ID is the stand-in's, of the last (the only) read.
+			if want := strings.ReplaceAll(tt.wantMsg, "REQUEST-ID", k.lastRequestID()); tt.wantMsg != "" && msg != want {
+				t.Errorf("Error() =\n%s\nwant\n%s", msg, want)
 			}
 			if strings.ContainsAny(msg, "\r\n") || strings.Contains(msg, canary) {
 				t.Errorf("Error() = %q, want one line without the value", msg)
@@ -375,7 +393,7 @@ func TestResolveFailures(t *testing.T) {
 					t.Errorf("authorized GETs = %d, want %d", n, tt.wantGets)
 				}
 			}
-			if tt.wantStatus == 0 && tt.entry == nil {
+			if tt.wantStatus == 0 && tt.setup == nil {
 				if n := k.challengeCount(contoso) + k.totalGets(); n != 0 {
 					t.Errorf("requests = %d, want none", n)
 				}
@@ -390,9 +408,9 @@ func TestResolveFailures(t *testing.T) {
 func TestResolveReportsEveryFailure(t *testing.T) {
 	t.Parallel()
 	k := newKV(t)
-	k.put(contoso, "ok", entry{value: ptr(canary)})
-	k.put(contoso, "off", entry{value: ptr(canary), disabled: true})
-	r, _ := k.resolver(&fakeCredential{token: testToken}, nil)
+	k.SetSecret(contoso, "ok", canary)
+	k.SetSecret(contoso, "off", canary, keyvault.Disabled())
+	r, _ := k.resolver(k.credential(), nil)
 
 	refs := []Ref{
 		ref(contosoURL, "gone", ""),
@@ -443,14 +461,16 @@ func TestResolveContextCanceled(t *testing.T) {
 	t.Parallel()
 	k := newKV(t)
 	for _, name := range []string{"s1", "s2", "s3"} {
-		k.put(contoso, name, entry{value: ptr(name), delay: time.Minute})
+		k.SetSecret(contoso, name, name)
+		k.Script(contoso, name, keyvault.Fault{Delay: time.Minute})
 	}
-	r, _ := k.resolver(&fakeCredential{token: testToken}, &Options{MaxConcurrency: 1})
+	r, _ := k.resolver(k.credential(), &Options{MaxConcurrency: 1})
 	ctx, cancel := context.WithCancel(t.Context())
 	go func() {
-		for k.totalGets() == 0 {
-			time.Sleep(time.Millisecond)
-		}
+		// Cancelled once the first read is held by the stand-in.
+		_ = k.Await(ctx, func(rs []keyvault.Request) bool {
+			return slices.ContainsFunc(rs, func(r keyvault.Request) bool { return r.Authorized })
+		})
 		cancel()
 	}()
 
@@ -505,10 +525,10 @@ func TestLoggingNeverShowsValues(t *testing.T) {
 	t.Cleanup(func() { azlog.SetListener(nil) })
 
 	k := newKV(t)
-	k.put(contoso, "scim-token", entry{value: ptr(canary)})
+	k.SetSecret(contoso, "scim-token", canary)
 	opts := azsecrets.ClientOptions{}
 	opts.Logging.IncludeBody = true
-	r, _ := k.resolver(&fakeCredential{token: testToken}, &Options{ClientOptions: &opts})
+	r, _ := k.resolver(k.credential(), &Options{ClientOptions: &opts})
 	if _, err := r.Resolve(t.Context(), []Ref{ref(contosoURL, "scim-token", "")}); err != nil {
 		t.Fatal(err)
 	}

@@ -203,8 +203,8 @@ func TestTransport(t *testing.T) {
 	t.Parallel()
 	e := azure.Start(t)
 	e.KeyVault.SetSecret("contoso-kv.vault.azure.net", "x", "v")
-	// A fake credential is enough here: the test is about the transport.
-	cred := staticCred{e}
+	// The in-process credential is enough here: the test is about the transport.
+	cred := e.Identity.Credential()
 	c, err := azsecrets.NewClient("https://contoso-kv.vault.azure.net", cred, &azsecrets.ClientOptions{
 		ClientOptions: azcore.ClientOptions{Transport: e.HTTPClient()},
 	})
@@ -218,28 +218,6 @@ func TestTransport(t *testing.T) {
 	if *s.Value != "v" {
 		t.Errorf("value: got %q", *s.Value)
 	}
-}
-
-// staticCred asks the identity stand-in directly for a token.
-type staticCred struct{ e *azure.Env }
-
-func (c staticCred) GetToken(ctx context.Context, o policy.TokenRequestOptions) (azcore.AccessToken, error) {
-	resource := strings.TrimSuffix(o.Scopes[0], "/.default")
-	req, _ := http.NewRequestWithContext(ctx, "GET", c.e.Identity.Endpoint()+"?api-version=2019-08-01&resource="+resource, nil)
-	req.Header.Set("X-IDENTITY-HEADER", c.e.Identity.Header())
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return azcore.AccessToken{}, err
-	}
-	defer resp.Body.Close()
-	var body struct {
-		AccessToken string `json:"access_token"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
-		return azcore.AccessToken{}, err
-	}
-	g, _ := c.e.Identity.Grant(body.AccessToken)
-	return azcore.AccessToken{Token: body.AccessToken, ExpiresOn: g.ExpiresOn}, nil
 }
 
 // TestStorage shows WithStorage wiring: the state container URL in HandlerEnv, a container of

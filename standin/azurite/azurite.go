@@ -16,10 +16,10 @@
 //	s := azurite.Shared(t)                     // one process per test binary
 //	client, err := azblob.NewClient(s.BlobEndpoint(), cred, &azblob.ClientOptions{...})
 //	containerURL := s.NewContainerURL()         // a fresh container name for this test
+//	c := azurite.NewContainer(t)                // the two, a credential and a transport
 package azurite
 
 import (
-	"bufio"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -29,17 +29,16 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"runtime"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/putsecrets/putsecrets/standin/internal/node"
 	"github.com/putsecrets/putsecrets/standin/internal/wire"
 	"github.com/putsecrets/putsecrets/standin/tlsca"
 )
@@ -56,34 +55,22 @@ type Server struct {
 	ca   *tlsca.CA
 	addr string
 	dir  string
-
-	cmd    *exec.Cmd
-	stdin  io.WriteCloser
-	output *tailBuffer
-	done   chan struct{}
+	proc *node.Process
 
 	containers atomic.Int64
-	closeOnce  sync.Once
 }
 
 // Start runs Azurite for the test with a leaf certificate from ca and stops it when the test
 // ends. It fails the test if Azurite cannot start.
 func Start(tb testing.TB, ca *tlsca.CA) *Server {
 	tb.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), node.StartTimeout)
 	defer cancel()
 	s, err := StartProcess(ctx, ca)
 	if err != nil {
 		tb.Fatalf("%v", err)
 	}
-	tb.Cleanup(func() {
-		s.Close()
-		if tb.Failed() {
-			if tail := s.Output(); tail != "" {
-				tb.Logf("azurite output:\n%s", tail)
-			}
-		}
-	})
+	s.proc.StopAtEnd(tb, "azurite", s.Close)
 	return s
 }
 
@@ -105,7 +92,7 @@ func Shared(tb testing.TB) *Server {
 			shared.err = err
 			return
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), node.StartTimeout)
 		defer cancel()
 		shared.srv, shared.err = StartProcess(ctx, ca)
 	})
@@ -125,19 +112,6 @@ var listening = regexp.MustCompile(`Azurite Blob service successfully listens on
 // file, or $AZURITE_DIR; the node binary is found on PATH, or is $AZURITE_NODE.
 // AZURITE_VERBOSE=1 copies Azurite's access log to this process' stderr.
 func StartProcess(ctx context.Context, ca *tlsca.CA) (*Server, error) {
-	pkg, err := packageDir()
-	if err != nil {
-		return nil, err
-	}
-	node := os.Getenv("AZURITE_NODE")
-	if node == "" {
-		if node, err = exec.LookPath("node"); err != nil {
-			return nil, errors.New("azurite: Node.js (node) is not on PATH; install Node.js 20 or later and run `make azurite-deps`")
-		}
-	}
-	if _, err := os.Stat(filepath.Join(pkg, "node_modules", "azurite", "package.json")); err != nil {
-		return nil, fmt.Errorf("azurite: %s has no node_modules/azurite; run `make azurite-deps` (npm ci --prefix standin/azurite)", pkg)
-	}
 	dir, err := os.MkdirTemp("", "putsecrets-azurite-")
 	if err != nil {
 		return nil, fmt.Errorf("azurite: %w", err)
@@ -147,7 +121,7 @@ func StartProcess(ctx context.Context, ca *tlsca.CA) (*Server, error) {
 		_ = os.RemoveAll(dir)
 		return nil, err
 	}
-	args := []string{filepath.Join(pkg, "launch.js"),
+	args := []string{
 		"--blobHost", "127.0.0.1", "--blobPort", "0",
 		"--cert", certFile, "--key", keyFile, "--oauth", "basic",
 		"--inMemoryPersistence", "--extentMemoryLimit", fmt.Sprint(ExtentMemoryLimitMB),
@@ -157,57 +131,20 @@ func StartProcess(ctx context.Context, ca *tlsca.CA) (*Server, error) {
 	if !verbose {
 		args = append(args, "--silent")
 	}
-	cmd := exec.Command(node, args...)
-	cmd.Dir = os.TempDir() // Azurite writes nothing with --inMemoryPersistence; keep it out of the tree anyway
-	stdin, err := cmd.StdinPipe()
+	proc, line, err := node.Program{
+		Name: "azurite", Dir: "standin/azurite", Script: "launch.js", Args: args,
+		DirEnv: "AZURITE_DIR", NodeEnv: "AZURITE_NODE",
+		Module: "azurite", Deps: "azurite-deps", NodeVersion: "20",
+		// Azurite writes nothing with --inMemoryPersistence; keep it out of the tree anyway.
+		WorkDir:  os.TempDir(),
+		Verbose:  verbose,
+		StopWait: 10 * time.Second,
+	}.Start(ctx, listening.MatchString)
 	if err != nil {
 		_ = os.RemoveAll(dir)
 		return nil, err
 	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		_ = os.RemoveAll(dir)
-		return nil, err
-	}
-	tail := &tailBuffer{max: 64 << 10}
-	cmd.Stderr = tail
-	if err := cmd.Start(); err != nil {
-		_ = os.RemoveAll(dir)
-		return nil, fmt.Errorf("azurite: starting %s: %w", node, err)
-	}
-	s := &Server{ca: ca, dir: dir, cmd: cmd, stdin: stdin, output: tail, done: make(chan struct{})}
-	go func() {
-		_ = cmd.Wait()
-		close(s.done)
-	}()
-
-	addr := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		found := false
-		for sc.Scan() {
-			line := sc.Text()
-			_, _ = tail.Write([]byte(line + "\n"))
-			if verbose {
-				fmt.Fprintln(os.Stderr, line)
-			}
-			if m := listening.FindStringSubmatch(line); m != nil && !found {
-				found = true
-				addr <- m[1]
-			}
-		}
-		_, _ = io.Copy(io.Discard, stdout)
-	}()
-	select {
-	case a := <-addr:
-		s.addr = a
-	case <-s.done:
-		s.Close()
-		return nil, fmt.Errorf("azurite: exited before listening: %s", tail.String())
-	case <-ctx.Done():
-		s.Close()
-		return nil, fmt.Errorf("azurite: did not start listening: %w: %s", ctx.Err(), tail.String())
-	}
+	s := &Server{ca: ca, addr: listening.FindStringSubmatch(line)[1], dir: dir, proc: proc}
 	if err := s.awaitHTTPS(ctx); err != nil {
 		s.Close()
 		return nil, err
@@ -245,7 +182,7 @@ func (s *Server) awaitHTTPS(ctx context.Context) error {
 		}
 		runtime.Gosched()
 	}
-	return fmt.Errorf("azurite: no HTTPS answer from %s: %w: %s", s.addr, err, s.output.String())
+	return fmt.Errorf("azurite: no HTTPS answer from %s: %w: %s", s.addr, err, s.proc.Output())
 }
 
 // writeLeaf writes a leaf certificate for 127.0.0.1 and localhost (chain with the CA) and its
@@ -274,57 +211,11 @@ func writeLeaf(ca *tlsca.CA, dir string) (certFile, keyFile string, err error) {
 	return certFile, keyFile, nil
 }
 
-// packageDir finds launch.js: $AZURITE_DIR, else the directory of this source file, else (for
-// binaries built with -trimpath) standin/azurite under the module root above the working
-// directory.
-func packageDir() (string, error) {
-	if d := os.Getenv("AZURITE_DIR"); d != "" {
-		return d, nil
-	}
-	var tried []string
-	if _, file, _, ok := runtime.Caller(0); ok {
-		dir := filepath.Dir(file)
-		if hasLauncher(dir) {
-			return dir, nil
-		}
-		tried = append(tried, dir)
-	}
-	if wd, err := os.Getwd(); err == nil {
-		for d := wd; ; d = filepath.Dir(d) {
-			if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
-				dir := filepath.Join(d, "standin", "azurite")
-				if hasLauncher(dir) {
-					return dir, nil
-				}
-				tried = append(tried, dir)
-				break
-			}
-			if filepath.Dir(d) == d {
-				break
-			}
-		}
-	}
-	return "", fmt.Errorf("azurite: no launch.js in %s; set AZURITE_DIR", strings.Join(tried, " or "))
-}
-
-func hasLauncher(dir string) bool {
-	_, err := os.Stat(filepath.Join(dir, "launch.js"))
-	return err == nil
-}
-
 // Close stops Azurite (closing its standard input makes launch.js stop it) and removes its
 // certificate files if a failed start left them. It is safe to call more than once.
 func (s *Server) Close() {
-	s.closeOnce.Do(func() {
-		_ = s.stdin.Close()
-		select {
-		case <-s.done:
-		case <-time.After(10 * time.Second):
-			_ = s.cmd.Process.Kill()
-			<-s.done
-		}
-		_ = os.RemoveAll(s.dir)
-	})
+	s.proc.Stop()
+	_ = os.RemoveAll(s.dir)
 }
 
 // CA is the certificate authority whose leaf Azurite presents.
@@ -345,27 +236,4 @@ func (s *Server) NewContainerURL() string {
 }
 
 // Output returns the last part of what Azurite printed.
-func (s *Server) Output() string { return s.output.String() }
-
-// tailBuffer keeps the last max bytes written to it.
-type tailBuffer struct {
-	mu  sync.Mutex
-	buf []byte
-	max int
-}
-
-func (t *tailBuffer) Write(p []byte) (int, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.buf = append(t.buf, p...)
-	if len(t.buf) > t.max {
-		t.buf = append([]byte(nil), t.buf[len(t.buf)-t.max:]...)
-	}
-	return len(p), nil
-}
-
-func (t *tailBuffer) String() string {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return string(t.buf)
-}
+func (s *Server) Output() string { return s.proc.Output() }

@@ -2,9 +2,7 @@ package azurite_test
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -12,8 +10,6 @@ import (
 	"testing"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
-	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/bloberror"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/container"
@@ -23,34 +19,8 @@ import (
 	"github.com/putsecrets/putsecrets/standin/tlsca"
 )
 
-// One identity endpoint and one ManagedIdentityCredential serve the test binary: MSAL caches
-// managed identity tokens process-wide.
-var cred azcore.TokenCredential
-
-func TestMain(m *testing.M) { os.Exit(run(m)) }
-
-func run(m *testing.M) int {
-	mi := identity.New()
-	if err := mi.Start(); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer mi.Close()
-	os.Setenv("IDENTITY_ENDPOINT", mi.Endpoint())
-	os.Setenv("IDENTITY_HEADER", mi.Header())
-	c, err := azidentity.NewManagedIdentityCredential(nil)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	cred = c
-	return m.Run()
-}
-
 func clientOptions(s *azurite.Server) *container.ClientOptions {
-	return &container.ClientOptions{ClientOptions: azcore.ClientOptions{Transport: &http.Client{Transport: &http.Transport{
-		TLSClientConfig: &tls.Config{RootCAs: s.CA().Pool(), MinVersion: tls.VersionTLS12},
-	}}}}
+	return &container.ClientOptions{ClientOptions: azcore.ClientOptions{Transport: s.HTTPClient()}}
 }
 
 // TestBlobProtocol runs the real azblob client with a managed identity token from the
@@ -69,6 +39,7 @@ func TestBlobProtocol(t *testing.T) {
 	if cu == s.NewContainerURL() {
 		t.Fatal("NewContainerURL handed out one name twice")
 	}
+	_, cred := identity.Shared(t)
 	c, err := container.NewClient(cu, cred, clientOptions(s))
 	if err != nil {
 		t.Fatal(err)
@@ -115,8 +86,8 @@ func TestBlobProtocol(t *testing.T) {
 // stand-in's opaque Key Vault token) with 403, as Azure Storage refuses a token for another
 // audience.
 func TestWrongAudience(t *testing.T) {
-	s := azurite.Shared(t)
-	c, err := container.NewClient(s.NewContainerURL(), vaultToken{cred}, clientOptions(s))
+	ct := azurite.NewContainer(t)
+	c, err := container.NewClient(ct.URL, ct.WrongAudience, clientOptions(ct.Server))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,26 +98,35 @@ func TestWrongAudience(t *testing.T) {
 	}
 }
 
-// TestSharedOnce shows that Shared starts one Azurite per test binary.
+// TestSharedOnce shows that Shared starts one Azurite per test binary, and that NewContainer
+// hands out a container of it of each test's own, with one credential for the binary.
 func TestSharedOnce(t *testing.T) {
 	a, b := azurite.Shared(t), azurite.Shared(t)
 	if a != b {
 		t.Fatal("Shared returned two servers")
 	}
-	c, err := container.NewClient(a.NewContainerURL(), cred, clientOptions(a))
+	ct, other := azurite.NewContainer(t), azurite.NewContainer(t)
+	if ct.Server != a || other.Server != a || ct.URL == other.URL || ct.Credential != other.Credential {
+		t.Fatalf("NewContainer: servers %p %p (shared %p), URLs %s %s, one credential %v; want the shared server, two URLs, one credential",
+			ct.Server, other.Server, a, ct.URL, other.URL, ct.Credential == other.Credential)
+	}
+	mi, cred := identity.Shared(t)
+	if mi2, cred2 := identity.Shared(t); mi2 != mi || cred2 != cred || ct.Credential != cred {
+		t.Error("identity.Shared returned two endpoints or credentials, or NewContainer another one")
+	}
+	if os.Getenv("IDENTITY_ENDPOINT") != mi.Endpoint() || os.Getenv("IDENTITY_HEADER") != mi.Header() {
+		t.Error("the process environment does not name the shared identity endpoint")
+	}
+	if !strings.HasPrefix(ct.URL, a.BlobEndpoint()+"/") {
+		t.Errorf("container URL %s is not under %s", ct.URL, a.BlobEndpoint())
+	}
+	c, err := container.NewClient(ct.URL, ct.Credential, &container.ClientOptions{ClientOptions: azcore.ClientOptions{Transport: ct.HTTPClient}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := c.Create(context.Background(), nil); err != nil {
 		t.Fatalf("create container on the shared Azurite: %v", err)
 	}
-}
-
-// vaultToken asks for a Key Vault token whatever scope the client names.
-type vaultToken struct{ azcore.TokenCredential }
-
-func (v vaultToken) GetToken(ctx context.Context, _ policy.TokenRequestOptions) (azcore.AccessToken, error) {
-	return v.TokenCredential.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{"https://vault.azure.net/.default"}})
 }
 
 func ptr[T any](v T) *T { return &v }

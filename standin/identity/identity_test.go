@@ -513,3 +513,50 @@ func decodeSegment(seg string, v any) error {
 	}
 	return json.Unmarshal(b, v)
 }
+
+// TestCredential: the in-process credential gets a token for the scope's
+// resource that Grant knows, with the lifetime the endpoint set, and fails
+// on every answer that is not a token.
+func TestCredential(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name     string
+		scopes   []string
+		fault    identity.Fault
+		resource string // of the grant; "" when GetToken must fail
+		wantErr  string
+	}{
+		{name: "Key Vault", scopes: []string{"https://vault.azure.net/.default"}, resource: "https://vault.azure.net"},
+		{name: "Graph, China", scopes: []string{"https://microsoftgraph.chinacloudapi.cn/.default"}, resource: "https://microsoftgraph.chinacloudapi.cn"},
+		{name: "storage: a JWT", scopes: []string{"https://storage.azure.com/.default"}, resource: "https://storage.azure.com"},
+		{name: "a resource, not a scope", scopes: []string{"https://vault.azure.net"}, resource: "https://vault.azure.net"},
+		{name: "no scope", wantErr: "0 scopes"},
+		{name: "two scopes", scopes: []string{"https://vault.azure.net/.default", "https://graph.microsoft.com/.default"}, wantErr: "2 scopes"},
+		{name: "empty scope", scopes: []string{""}, wantErr: "answered 400"},
+		{name: "endpoint error", scopes: []string{"https://vault.azure.net/.default"}, fault: identity.Fault{Kind: identity.FaultStatus, Status: 503}, wantErr: "answered 503"},
+		{name: "not JSON", scopes: []string{"https://vault.azure.net/.default"}, fault: identity.Fault{Kind: identity.FaultGarbage}, wantErr: "no token"},
+		{name: "a token without a token", scopes: []string{"https://vault.azure.net/.default"}, fault: identity.Fault{Kind: identity.FaultStatus, Status: 200, Body: `{"expires_on":"1"}`}, wantErr: "no token"},
+		{name: "bad expires_on", scopes: []string{"https://vault.azure.net/.default"}, fault: identity.Fault{Kind: identity.FaultStatus, Status: 200, Body: `{"access_token":"t","expires_on":"soon"}`}, wantErr: "expires_on"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			srv := start(t)
+			mustFault(t, srv, tt.fault)
+			tk, err := srv.Credential().GetToken(t.Context(), policy.TokenRequestOptions{Scopes: tt.scopes})
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("GetToken = %q, %v; want an error with %q", tk.Token, err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			g, ok := srv.Grant(tk.Token)
+			if !ok || g.Resource != tt.resource || !g.ExpiresOn.Equal(tk.ExpiresOn) {
+				t.Errorf("grant %+v (known %v), token expires %v; want resource %s and the same expiry", g, ok, tk.ExpiresOn, tt.resource)
+			}
+		})
+	}
+}

@@ -1,6 +1,8 @@
 package keyvault
 
 import (
+	"cmp"
+	"context"
 	"fmt"
 	"net/http"
 	"regexp"
@@ -32,23 +34,31 @@ var (
 
 // exchange is one request in flight.
 type exchange struct {
-	w     http.ResponseWriter
-	r     *http.Request
-	host  string
-	cloud Cloud
-	reqID string
-	idx   int // index in s.requests
+	w        http.ResponseWriter
+	r        *http.Request
+	host     string
+	cloud    Cloud
+	resource string // the challenge's resource (the cloud's unless SetChallengeResource)
+	reqID    string
+	idx      int // index in s.requests
 }
 
 func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
 	x := &exchange{w: w, r: r, host: wire.HostOnly(r.Host), reqID: wire.UUID()}
-	rec := Request{Host: x.host, Method: r.Method, Path: r.URL.Path, APIVersion: r.URL.Query().Get("api-version")}
+	rec := Request{Host: x.host, Method: r.Method, Path: r.URL.Path, APIVersion: r.URL.Query().Get("api-version"), RequestID: x.reqID}
 	if m := secretPath.FindStringSubmatch(r.URL.Path); m != nil {
 		rec.Name, rec.Version = m[1], m[2]
 	}
 	s.mu.Lock()
 	x.idx = len(s.requests)
 	s.requests = append(s.requests, rec)
+	busy := s.inFlight[x.host]
+	if busy == nil {
+		busy = &inFlight{}
+		s.inFlight[x.host] = busy
+	}
+	busy.now++
+	busy.max = max(busy.max, busy.now)
 	s.mu.Unlock()
 	s.changed.Broadcast()
 
@@ -63,6 +73,7 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
 
 	s.mu.Lock()
 	s.requests[x.idx].Done = true
+	busy.now--
 	s.mu.Unlock()
 	s.changed.Broadcast()
 }
@@ -94,6 +105,7 @@ func (s *Server) serve(x *exchange, rec *Request) int {
 	s.mu.Lock()
 	v := s.vaultLocked(x.host)
 	reject := v.rejectTokens
+	x.resource = cmp.Or(v.resource, cloud.Resource())
 	s.mu.Unlock()
 	token, hasToken := bearer(x.r)
 	grant, known := s.tokens.Grant(token)
@@ -112,9 +124,12 @@ func (s *Server) serve(x *exchange, rec *Request) int {
 	s.requests[x.idx].Authorized = true
 	s.requests[x.idx].Resource = grant.Resource
 	fault, faulted := v.nextFault(rec.Name)
-	denied := v.denied
+	denied, g := v.denied, v.gate
 	s.mu.Unlock()
 
+	if g != nil && !s.pass(x.r.Context(), g) {
+		return 0
+	}
 	if faulted {
 		if !wire.Wait(x.r.Context(), s.done, fault.Delay) {
 			return 0
@@ -197,9 +212,30 @@ func (s *Server) getSecret(x *exchange, rec *Request) int {
 	return http.StatusOK
 }
 
+// pass waits at the gate g until it opens; false when the client left or
+// the server closed first.
+func (s *Server) pass(ctx context.Context, g *gate) bool {
+	s.mu.Lock()
+	g.held++
+	if g.held >= g.n {
+		g.release()
+	}
+	s.mu.Unlock()
+	select {
+	case <-g.open:
+		return true
+	case <-ctx.Done():
+	case <-s.done:
+	}
+	s.mu.Lock()
+	g.held--
+	s.mu.Unlock()
+	return false
+}
+
 // bundle is Key Vault's SecretBundle, fields in the service's order.
 type bundle struct {
-	Value       string            `json:"value"`
+	Value       *string           `json:"value,omitempty"`
 	ContentType string            `json:"contentType,omitempty"`
 	ID          string            `json:"id"`
 	Attributes  attributes        `json:"attributes"`
@@ -222,7 +258,7 @@ func (s *Server) challenge(x *exchange, msg string) int {
 
 // setChallenge sets the WWW-Authenticate header of the vault's cloud.
 func (s *Server) setChallenge(x *exchange) {
-	x.w.Header().Set("WWW-Authenticate", fmt.Sprintf(`Bearer authorization="https://%s/%s", resource="%s"`, x.cloud.Authority, s.tenant, x.cloud.Resource()))
+	x.w.Header().Set("WWW-Authenticate", fmt.Sprintf(`Bearer authorization="https://%s/%s", resource="%s"`, x.cloud.Authority, s.tenant, x.resource))
 }
 
 // fault answers a scripted error status, filling in the service's code and

@@ -15,6 +15,12 @@
 // headers follow the real service: GetSecret's bundle, SecretNotFound,
 // disabled secrets (403 Forbidden / SecretDisabled), RBAC denials
 // (403 Forbidden / ForbiddenByRbac), throttling (429 Throttled) and 5xx.
+//
+// Tests can also make it misbehave in ways the real service does not, to
+// see that a client refuses the answer or the bound it keeps: a challenge
+// naming another resource (SetChallengeResource), a bundle without a value
+// (NoValue), and a gate that holds requests until enough are in flight at
+// once (SetGate, read with MaxInFlight).
 package keyvault
 
 import (
@@ -94,6 +100,9 @@ type Request struct {
 	// Status is the status answered (0 when the connection was dropped or
 	// the client left during a delay).
 	Status int
+	// RequestID is the x-ms-request-id header of the answer (set whether
+	// or not an answer was sent).
+	RequestID string
 	// Done reports that the stand-in has finished with the request.
 	Done bool
 }
@@ -126,6 +135,7 @@ type secretSpec struct {
 	version     string
 	older       []version
 	disabled    bool
+	noValue     bool
 	contentType string
 	tags        map[string]string
 }
@@ -138,12 +148,18 @@ func Version(v string) SecretOption { return func(s *secretSpec) { s.version = v
 // by version; call it several times for several versions, oldest first.
 func OlderVersion(versionID, value string) SecretOption {
 	return func(s *secretSpec) {
-		s.older = append(s.older, version{id: versionID, value: value, enabled: true})
+		s.older = append(s.older, version{id: versionID, value: &value, enabled: true})
 	}
 }
 
 // Disabled marks the new current version disabled.
 func Disabled() SecretOption { return func(s *secretSpec) { s.disabled = true } }
+
+// NoValue makes the answers for the new current version leave out the
+// bundle's value field (SetSecret's value is not kept), which the real
+// service never does: a test of how a client treats an answer without a
+// value.
+func NoValue() SecretOption { return func(s *secretSpec) { s.noValue = true } }
 
 // ContentType sets the secret's contentType attribute.
 func ContentType(ct string) SecretOption { return func(s *secretSpec) { s.contentType = ct } }
@@ -153,7 +169,7 @@ func Tags(tags map[string]string) SecretOption { return func(s *secretSpec) { s.
 
 type version struct {
 	id          string
-	value       string
+	value       *string // nil: answers carry no value (NoValue)
 	enabled     bool
 	contentType string
 	tags        map[string]string
@@ -169,8 +185,27 @@ type vault struct {
 	secrets      map[string]*secret // by lower-case name
 	denied       bool
 	rejectTokens bool
+	resource     string             // the challenge's resource; "" is the cloud's
+	gate         *gate              // see SetGate; nil: none
 	scripts      map[string][]Fault // by lower-case name; "" is every secret
 	reads        map[string]int
+}
+
+// gate holds a vault's authorized requests until n are held at once; see
+// SetGate. Its fields are guarded by Server.mu.
+type gate struct {
+	n      int
+	held   int           // requests waiting
+	open   chan struct{} // closed by release
+	opened bool
+}
+
+// release opens the gate for good; s.mu must be held.
+func (g *gate) release() {
+	if !g.opened {
+		g.opened = true
+		close(g.open)
+	}
 }
 
 // Server is the Key Vault stand-in.
@@ -182,6 +217,7 @@ type Server struct {
 	mu       sync.Mutex
 	vaults   map[string]*vault
 	requests []Request
+	inFlight map[string]*inFlight // by host; see MaxInFlight
 	changed  wire.Signal
 	srv      *wire.Server
 	done     chan struct{}
@@ -202,11 +238,12 @@ func New(ca *tlsca.CA, tokens TokenChecker) (*Server, error) {
 		return nil, fmt.Errorf("keyvault: %w", err)
 	}
 	return &Server{
-		tokens: tokens,
-		tenant: wire.UUID(),
-		tls:    cfg,
-		vaults: map[string]*vault{},
-		done:   make(chan struct{}),
+		tokens:   tokens,
+		tenant:   wire.UUID(),
+		tls:      cfg,
+		vaults:   map[string]*vault{},
+		inFlight: map[string]*inFlight{},
+		done:     make(chan struct{}),
 	}, nil
 }
 
@@ -299,10 +336,14 @@ func (s *Server) SetSecret(vaultHost, name, value string, opts ...SecretOption) 
 		o.created = now.Add(-time.Hour)
 		sec.versions = append(sec.versions, &o)
 	}
-	sec.versions = append(sec.versions, &version{
-		id: spec.version, value: value, enabled: !spec.disabled,
+	cur := &version{
+		id: spec.version, value: &value, enabled: !spec.disabled,
 		contentType: spec.contentType, tags: spec.tags, created: now,
-	})
+	}
+	if spec.noValue {
+		cur.value = nil
+	}
+	sec.versions = append(sec.versions, cur)
 	notify, nv := s.onNewVersion, NewVersion{Vault: wire.HostOnly(vaultHost), Name: sec.name, Version: spec.version}
 	s.mu.Unlock()
 	if notify != nil {
@@ -334,6 +375,51 @@ func (s *Server) SetRejectTokens(vaultHost string, reject bool) {
 	defer s.mu.Unlock()
 	s.vaultLocked(vaultHost).rejectTokens = reject
 }
+
+// SetChallengeResource makes the vault's 401 challenge name resource (e.g.
+// "https://vault.azure.cn" for a vault.azure.net host) instead of its
+// cloud's, as a spoofed endpoint might; "" restores the cloud's. Tokens are
+// still checked against the cloud's resource. azsecrets refuses such a
+// challenge without asking for a token (its challenge resource verification).
+func (s *Server) SetChallengeResource(vaultHost, resource string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.vaultLocked(vaultHost).resource = resource
+}
+
+// SetGate holds the vault's authorized requests, before any fault, until n
+// of them are held at once; then it lets them all go and every later
+// request through. A held request ends without an answer when its client
+// leaves or the server closes. With MaxInFlight a test sees that a client
+// reaches a concurrency bound of n and does not pass it; it bounds its own
+// wait with its context, as the gate never opens by itself. n <= 0 removes
+// the gate; removing or replacing a gate lets the requests it holds go.
+func (s *Server) SetGate(vaultHost string, n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	v := s.vaultLocked(vaultHost)
+	if v.gate != nil {
+		v.gate.release()
+	}
+	v.gate = nil
+	if n > 0 {
+		v.gate = &gate{n: n, open: make(chan struct{})}
+	}
+}
+
+// MaxInFlight returns the most requests to the vault host that the server
+// was handling at once, authorized or not.
+func (s *Server) MaxInFlight(vaultHost string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if f, ok := s.inFlight[wire.HostOnly(vaultHost)]; ok {
+		return f.max
+	}
+	return 0
+}
+
+// inFlight counts one host's requests being handled.
+type inFlight struct{ now, max int }
 
 // Script queues faults for requests to one secret (name "" means every
 // secret of the vault). Faults apply, in order, to requests that passed

@@ -109,6 +109,19 @@ func (r *rig) client(t *testing.T, vaultURL string) *azsecrets.Client {
 	return c
 }
 
+// warmClient stores the secret x (value "v") in host's vault and returns a
+// client of the vault that has read it once: the challenge and the token
+// are out of the way, two requests recorded.
+func (r *rig) warmClient(t *testing.T, host string) *azsecrets.Client {
+	t.Helper()
+	r.kv.SetSecret(host, "x", "v")
+	c := r.client(t, "https://"+host)
+	if _, err := c.GetSecret(context.Background(), "x", "", nil); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
 // statuses returns the statuses of the recorded requests.
 func statuses(reqs []keyvault.Request) []int {
 	out := make([]int, len(reqs))
@@ -391,17 +404,7 @@ func TestProtocol(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			req, _ := http.NewRequest(tt.method, "https://"+host+tt.path, nil)
-			if tt.token != "" {
-				req.Header.Set("Authorization", "Bearer "+tt.token)
-			}
-			req.Header.Set("x-ms-client-request-id", "c1d2")
-			resp, err := r.http.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer resp.Body.Close()
-			raw, _ := io.ReadAll(resp.Body)
+			resp, raw := send(t, r, tt.method, "https://"+host+tt.path, tt.token)
 			if resp.StatusCode != tt.wantStatus {
 				t.Fatalf("status: got %d, want %d: %s", resp.StatusCode, tt.wantStatus, raw)
 			}
@@ -414,8 +417,9 @@ func TestProtocol(t *testing.T) {
 					t.Errorf("header %s: got %q, want %q", k, got, want)
 				}
 			}
-			if resp.Header.Get("x-ms-request-id") == "" {
-				t.Error("no x-ms-request-id")
+			reqs := r.kv.Requests()
+			if id := resp.Header.Get("x-ms-request-id"); id == "" || id != reqs[len(reqs)-1].RequestID {
+				t.Errorf("x-ms-request-id %q, recorded as %q", id, reqs[len(reqs)-1].RequestID)
 			}
 			if tt.wantStatus == 401 {
 				want := `Bearer authorization="https://login.microsoftonline.com/` + r.kv.TenantID() + `", resource="https://vault.azure.net"`
@@ -492,11 +496,7 @@ func TestDelayUntilTheCallerLeaves(t *testing.T) {
 	t.Parallel()
 	r := newRig(t)
 	const host = "contoso-kv.vault.azure.net"
-	r.kv.SetSecret(host, "x", "v")
-	c := r.client(t, "https://"+host)
-	if _, err := c.GetSecret(context.Background(), "x", "", nil); err != nil { // challenge and token out of the way
-		t.Fatal(err)
-	}
+	c := r.warmClient(t, host)
 	r.kv.Script(host, "x", keyvault.Fault{Delay: time.Hour, Times: 1})
 	ctx, cancel := context.WithCancel(context.Background())
 	errc := make(chan error, 1)
@@ -551,4 +551,197 @@ func token(t *testing.T, resource string) string {
 		t.Fatal(err)
 	}
 	return tk.Token
+}
+
+// TestNoValue: a version set with NoValue is answered without a value
+// field, and the value given to SetSecret is not kept.
+func TestNoValue(t *testing.T) {
+	t.Parallel()
+	r := newRig(t)
+	const host = "contoso-kv.vault.azure.net"
+	r.kv.SetSecret(host, "scim-token", "dropped-value", keyvault.NoValue(), keyvault.OlderVersion("0123456789abcdef0123456789abcdef", "old"))
+
+	raw := rawGet(t, r, "https://"+host+"/secrets/scim-token?api-version=7.5", token(t, "https://vault.azure.net"))
+	var got map[string]any
+	if err := json.Unmarshal(raw, &got); err != nil {
+		t.Fatalf("body %s: %v", raw, err)
+	}
+	if _, ok := got["value"]; ok || strings.Contains(string(raw), "dropped-value") || got["id"] == nil {
+		t.Errorf("body %s, want a bundle with an id and no value", raw)
+	}
+	resp, err := r.client(t, "https://"+host).GetSecret(t.Context(), "scim-token", "", nil)
+	if err != nil || resp.Value != nil {
+		t.Errorf("GetSecret = %v, %v; want no value, no error", resp.Value, err)
+	}
+	// Older versions keep theirs.
+	old, err := r.client(t, "https://"+host).GetSecret(t.Context(), "scim-token", "0123456789abcdef0123456789abcdef", nil)
+	if err != nil || old.Value == nil || *old.Value != "old" {
+		t.Errorf("older version = %v, %v; want \"old\"", old.Value, err)
+	}
+	if n := r.kv.Reads(host, "scim-token"); n != 3 {
+		t.Errorf("Reads = %d, want 3", n)
+	}
+}
+
+// TestChallengeResource: a vault whose challenge names a foreign resource
+// is refused by azsecrets before it asks for a token; tokens for the
+// vault's own resource are still accepted; "" restores the cloud's.
+func TestChallengeResource(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, host, resource, want string
+	}{
+		{"China resource for a public vault", "contoso-kv.vault.azure.net", "https://vault.azure.cn", "https://vault.azure.cn"},
+		{"look-alike suffix", "contoso-kv.vault.azure.net", "https://vault.azure.net.example.com", "https://vault.azure.net.example.com"},
+		{"another vault's host", "contoso-kv.vault.azure.net", "https://fabrikam-kv.vault.azure.net", "https://fabrikam-kv.vault.azure.net"},
+		{"restored", "contoso-kv.vault.azure.net", "", "https://vault.azure.net"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			r := newRig(t)
+			r.kv.SetSecret(tt.host, "x", "v")
+			r.kv.SetChallengeResource(tt.host, "https://other.example")
+			r.kv.SetChallengeResource(tt.host, tt.resource)
+
+			resp, _ := send(t, r, http.MethodGet, "https://"+tt.host+"/secrets/x?api-version=7.5", "")
+			want := `Bearer authorization="https://login.microsoftonline.com/` + r.kv.TenantID() + `", resource="` + tt.want + `"`
+			if got := resp.Header.Get("WWW-Authenticate"); resp.StatusCode != 401 || got != want {
+				t.Errorf("challenge: got %d %q, want 401 %q", resp.StatusCode, got, want)
+			}
+			if raw := rawGet(t, r, "https://"+tt.host+"/secrets/x?api-version=7.5", token(t, "https://vault.azure.net")); !strings.Contains(string(raw), `"value":"v"`) {
+				t.Errorf("a token for the vault's resource: got %s, want the bundle", raw)
+			}
+
+			before := len(r.kv.Requests())
+			_, err := r.client(t, "https://"+tt.host).GetSecret(t.Context(), "x", "", nil)
+			after := r.kv.Requests()[before:]
+			if tt.resource == "" {
+				if err != nil {
+					t.Errorf("GetSecret with the cloud's challenge: %v", err)
+				}
+				return
+			}
+			if _, isResp := errors.AsType[*azcore.ResponseError](err); err == nil || isResp {
+				t.Errorf("GetSecret = %v, want the client's refusal of the challenge", err)
+			}
+			if len(after) != 1 || after[0].Authorized {
+				t.Errorf("requests after the challenge: %+v, want the challenge alone", after)
+			}
+		})
+	}
+}
+
+// TestGate: requests wait at the gate until n are held at once, then all
+// pass, and so does every later one; a client that leaves the gate is no
+// longer counted; removing a gate lets its requests go. MaxInFlight sees
+// the n held together.
+func TestGate(t *testing.T) {
+	t.Parallel()
+	r := newRig(t)
+	const host = "contoso-kv.vault.azure.net"
+	c := r.warmClient(t, host)
+	if n := r.kv.MaxInFlight(host); n != 1 {
+		t.Fatalf("MaxInFlight after one read = %d, want 1", n)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	get := func(ctx context.Context) <-chan error {
+		errc := make(chan error, 1)
+		go func() {
+			_, err := c.GetSecret(ctx, "x", "", nil)
+			errc <- err
+		}()
+		return errc
+	}
+	arrived := func(n int) []keyvault.Request {
+		t.Helper()
+		if err := r.kv.Await(ctx, func(rs []keyvault.Request) bool { return len(rs) >= n }); err != nil {
+			t.Fatalf("%d requests never arrived: %v", n, err)
+		}
+		return r.kv.Requests()
+	}
+
+	r.kv.SetGate(host, 3)
+	first, second := get(ctx), get(ctx)
+	for _, q := range arrived(4)[2:] {
+		if q.Done {
+			t.Errorf("request %+v answered before the gate opened", q)
+		}
+	}
+	third := get(ctx)
+	for i, errc := range []<-chan error{first, second, third} {
+		if err := <-errc; err != nil {
+			t.Errorf("read %d through the gate: %v", i, err)
+		}
+	}
+	if n := r.kv.MaxInFlight(host); n != 3 {
+		t.Errorf("MaxInFlight = %d, want 3", n)
+	}
+	if err := <-get(ctx); err != nil {
+		t.Errorf("read after the gate opened: %v", err)
+	}
+
+	// A client leaving the gate stops counting towards it.
+	r.kv.SetGate(host, 2)
+	leave, leaveNow := context.WithCancel(ctx)
+	left := get(leave)
+	arrived(7)
+	leaveNow()
+	if err := <-left; !errors.Is(err, context.Canceled) {
+		t.Errorf("read that left the gate: %v, want context.Canceled", err)
+	}
+	// The stand-in sees the client gone only when the connection closes.
+	if err := r.kv.Await(ctx, func(rs []keyvault.Request) bool { return rs[6].Done }); err != nil {
+		t.Fatalf("the request that left the gate never ended: %v", err)
+	}
+	held := get(ctx)
+	if q := arrived(8)[7]; q.Done {
+		t.Errorf("request %+v passed a gate of 2 alone", q)
+	}
+	// Removing the gate lets it go.
+	r.kv.SetGate(host, 0)
+	if err := <-held; err != nil {
+		t.Errorf("read held by a removed gate: %v", err)
+	}
+	if reqs := allDone(t, r.kv); reqs[6].Status != 0 {
+		t.Errorf("the request that left the gate was answered %d, want no answer", reqs[6].Status)
+	}
+	if n := r.kv.MaxInFlight("unknown-kv.vault.azure.net"); n != 0 {
+		t.Errorf("MaxInFlight of a vault never asked = %d, want 0", n)
+	}
+}
+
+// send sends a request with a bearer token ("": none) and the client
+// request ID c1d2, and returns the answer and its body.
+func send(t *testing.T, r *rig, method, u, tok string) (*http.Response, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(method, u, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tok != "" {
+		req.Header.Set("Authorization", "Bearer "+tok)
+	}
+	req.Header.Set("x-ms-client-request-id", "c1d2")
+	resp, err := r.http.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp, raw
+}
+
+// rawGet sends a GET with a bearer token and returns the body of a 200.
+func rawGet(t *testing.T, r *rig, u, tok string) []byte {
+	t.Helper()
+	resp, raw := send(t, r, http.MethodGet, u, tok)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %d %s", u, resp.StatusCode, raw)
+	}
+	return raw
 }

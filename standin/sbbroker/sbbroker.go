@@ -11,7 +11,6 @@
 package sbbroker
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/base64"
@@ -21,14 +20,12 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/putsecrets/putsecrets/standin/internal/node"
 )
 
 // FakeSharedAccessKey is the key in ConnectionString. The broker accepts any token, so the key
@@ -39,18 +36,10 @@ const FakeSharedAccessKey = "fake"
 type Broker struct {
 	amqpPort    int
 	controlPort int
-	dir         string
+	proc        *node.Process
 
-	cmd    *exec.Cmd
-	stdin  io.WriteCloser
-	stderr *tailBuffer
-	done   chan struct{}
-	waitMu sync.Mutex
-	err    error
-
-	tb        testing.TB
-	http      *http.Client
-	closeOnce sync.Once
+	tb   testing.TB
+	http *http.Client
 }
 
 // QueueOptions configure a queue. Zero values take Service Bus' defaults.
@@ -154,21 +143,14 @@ type CBSToken struct {
 // broker cannot start (for example when Node.js or node_modules is missing).
 func Start(tb testing.TB) *Broker {
 	tb.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), node.StartTimeout)
 	defer cancel()
 	b, err := StartProcess(ctx)
 	if err != nil {
 		tb.Fatalf("%v", err)
 	}
 	b.tb = tb
-	tb.Cleanup(func() {
-		b.Close()
-		if tb.Failed() {
-			if tail := b.stderr.String(); tail != "" {
-				tb.Logf("sbbroker stderr:\n%s", tail)
-			}
-		}
-	})
+	b.proc.StopAtEnd(tb, "sbbroker", b.Close)
 	return b
 }
 
@@ -178,140 +160,39 @@ func Start(tb testing.TB) *Broker {
 // found on PATH, or is $SBBROKER_NODE. SBBROKER_VERBOSE=1 makes the broker log every step to
 // this process' stderr.
 func StartProcess(ctx context.Context) (*Broker, error) {
-	dir, err := brokerDir()
-	if err != nil {
-		return nil, err
-	}
-	node := os.Getenv("SBBROKER_NODE")
-	if node == "" {
-		node, err = exec.LookPath("node")
-		if err != nil {
-			return nil, fmt.Errorf("sbbroker: Node.js (node) is not on PATH; install Node.js 18 or later and run `make sbbroker-deps`")
-		}
-	}
-	if _, err := os.Stat(filepath.Join(dir, "node_modules", "rhea", "package.json")); err != nil {
-		return nil, fmt.Errorf("sbbroker: %s has no node_modules/rhea; run `make sbbroker-deps` (npm ci --prefix standin/sbbroker)", dir)
-	}
-
-	args := []string{filepath.Join(dir, "broker.js"), "--port", "0", "--control-port", "0", "--watch-stdin"}
+	args := []string{"--port", "0", "--control-port", "0", "--watch-stdin"}
 	verbose := os.Getenv("SBBROKER_VERBOSE") != ""
 	if verbose {
 		args = append(args, "--verbose")
 	}
-	cmd := exec.Command(node, args...)
-	cmd.Dir = dir
-	stdin, err := cmd.StdinPipe()
+	// broker.js prints one line on stdout, once both listeners are ready.
+	proc, line, err := node.Program{
+		Name: "sbbroker", Dir: "standin/sbbroker", Script: "broker.js", Args: args,
+		DirEnv: "SBBROKER_DIR", NodeEnv: "SBBROKER_NODE",
+		Module: "rhea", Deps: "sbbroker-deps", NodeVersion: "18",
+		Verbose: verbose, StopWait: 5 * time.Second, // broker.js --watch-stdin exits when its stdin closes
+	}.Start(ctx, func(string) bool { return true })
 	if err != nil {
 		return nil, err
 	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, err
-	}
-	tail := &tailBuffer{max: 64 << 10}
-	if verbose {
-		cmd.Stderr = io.MultiWriter(tail, os.Stderr)
-	} else {
-		cmd.Stderr = tail
-	}
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("sbbroker: starting %s: %w", node, err)
-	}
-	b := &Broker{
-		dir:    dir,
-		cmd:    cmd,
-		stdin:  stdin,
-		stderr: tail,
-		done:   make(chan struct{}),
-		http:   &http.Client{Transport: &http.Transport{Proxy: nil}},
-	}
-	go func() {
-		err := cmd.Wait()
-		b.waitMu.Lock()
-		b.err = err
-		b.waitMu.Unlock()
-		close(b.done)
-	}()
-
-	type ready struct {
+	b := &Broker{proc: proc, http: &http.Client{Transport: &http.Transport{Proxy: nil}}}
+	var rd struct {
 		AMQPPort    int `json:"amqpPort"`
 		ControlPort int `json:"controlPort"`
 	}
-	lines := make(chan string, 1)
-	go func() {
-		r := bufio.NewReader(stdout)
-		line, _ := r.ReadString('\n')
-		lines <- line
-		_, _ = io.Copy(io.Discard, r)
-	}()
-	select {
-	case line := <-lines:
-		var rd ready
-		if err := json.Unmarshal([]byte(strings.TrimSpace(line)), &rd); err != nil || rd.AMQPPort == 0 || rd.ControlPort == 0 {
-			b.Close()
-			return nil, fmt.Errorf("sbbroker: no ready line from broker.js (got %q): %s", line, tail.String())
-		}
-		b.amqpPort, b.controlPort = rd.AMQPPort, rd.ControlPort
-	case <-ctx.Done():
+	if err := json.Unmarshal([]byte(strings.TrimSpace(line)), &rd); err != nil || rd.AMQPPort == 0 || rd.ControlPort == 0 {
 		b.Close()
-		return nil, fmt.Errorf("sbbroker: broker.js did not become ready: %w: %s", ctx.Err(), tail.String())
+		return nil, fmt.Errorf("sbbroker: no ready line from broker.js (got %q): %s", line, proc.Output())
 	}
+	b.amqpPort, b.controlPort = rd.AMQPPort, rd.ControlPort
 	return b, nil
 }
 
-// brokerDir finds broker.js: $SBBROKER_DIR, else the directory of this source file, else (for
-// binaries built with -trimpath) standin/sbbroker under the module root above the working
-// directory.
-func brokerDir() (string, error) {
-	if d := os.Getenv("SBBROKER_DIR"); d != "" {
-		return d, nil
-	}
-	var tried []string
-	if _, file, _, ok := runtime.Caller(0); ok {
-		dir := filepath.Dir(file)
-		if hasBroker(dir) {
-			return dir, nil
-		}
-		tried = append(tried, dir)
-	}
-	if wd, err := os.Getwd(); err == nil {
-		for d := wd; ; d = filepath.Dir(d) {
-			if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
-				dir := filepath.Join(d, "standin", "sbbroker")
-				if hasBroker(dir) {
-					return dir, nil
-				}
-				tried = append(tried, dir)
-				break
-			}
-			if filepath.Dir(d) == d {
-				break
-			}
-		}
-	}
-	return "", fmt.Errorf("sbbroker: no broker.js in %s; set SBBROKER_DIR", strings.Join(tried, " or "))
-}
-
-func hasBroker(dir string) bool {
-	_, err := os.Stat(filepath.Join(dir, "broker.js"))
-	return err == nil
-}
-
 // Close stops the broker. It is safe to call more than once.
-func (b *Broker) Close() {
-	b.closeOnce.Do(func() {
-		_ = b.stdin.Close() // broker.js --watch-stdin exits when its stdin closes
-		select {
-		case <-b.done:
-		case <-time.After(5 * time.Second):
-			_ = b.cmd.Process.Kill()
-			<-b.done
-		}
-	})
-}
+func (b *Broker) Close() { b.proc.Stop() }
 
-// Stderr returns the last part of what the broker logged.
-func (b *Broker) Stderr() string { return b.stderr.String() }
+// Stderr returns the last part of what the broker printed (its log is on stderr).
+func (b *Broker) Stderr() string { return b.proc.Output() }
 
 // AMQPPort is the broker's AMQP port on 127.0.0.1.
 func (b *Broker) AMQPPort() int { return b.amqpPort }
@@ -685,27 +566,4 @@ func propertyValue(typ string, raw json.RawMessage) (any, error) {
 		}
 		return v, nil
 	}
-}
-
-// tailBuffer keeps the last max bytes written to it.
-type tailBuffer struct {
-	mu  sync.Mutex
-	buf []byte
-	max int
-}
-
-func (t *tailBuffer) Write(p []byte) (int, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.buf = append(t.buf, p...)
-	if len(t.buf) > t.max {
-		t.buf = append([]byte(nil), t.buf[len(t.buf)-t.max:]...)
-	}
-	return len(p), nil
-}
-
-func (t *tailBuffer) String() string {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return string(t.buf)
 }
